@@ -1,0 +1,84 @@
+"""One place that turns every error into an RFC 9457 problem-details response."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from functions.errors import DomainError
+
+log = logging.getLogger("embedloop.api")
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    request: Request[Any, Any, Any], status: int, title: str, detail: str, **extra: Any
+) -> Response[dict[str, Any]]:
+    """A problem-details response; `type` is a stable URN per status."""
+    body = {
+        "type": f"urn:embedloop:problem:{status}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+    return Response(body, status_code=status, media_type=PROBLEM)
+
+
+def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
+    """Litestar's `extra` as [{field, message, source}] (msgspec names the path at fault)."""
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key = str(item.get("key") or "body").removeprefix("$.")
+            message, source = str(item.get("message", "")), str(item.get("source", ""))
+            errors.append({"field": key, "message": message, "source": source})
+    return errors
+
+
+def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    """400 naming each field at fault."""
+    errors = _field_errors(exc)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
+    first = errors[0]["field"] if errors else None
+    return problem(request, 400, "Invalid request", detail, field=first, errors=errors or None)
+
+
+def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    """Litestar's own 4xx/5xx (404 route, 405, 413 body too large, 401/403 from guards)."""
+    response = problem(request, exc.status_code, _title(exc.status_code), str(exc.detail))
+    if exc.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="embedloop"'
+    return response
+
+
+def on_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    """A handler's domain error, with the field it names."""
+    return problem(request, exc.status, exc.title, exc.detail, field=exc.field)
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """500 without internals: the traceback goes to the log, not to the client."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(request, 500, "Internal server error", "an unexpected error occurred; it was logged")
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    ValidationException: on_validation,
+    HTTPException: on_http,
+    DomainError: on_domain,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,69 @@
+"""The Litestar application: thin routes over the stage handlers, one Context per process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from app.auth import KeyRing
+from app.deps import DEPENDENCIES
+from app.errors import EXCEPTION_HANDLERS
+from app.routes import health, tasks
+from functions.config import AppConfig
+from functions.context import Context
+from jobs.bootstrap import build_context, close_context, load_config
+from jobs.secrets import generated_admin_key
+
+log = logging.getLogger("embedloop")
+
+
+def create_app(config: AppConfig | None = None, context: Context | None = None) -> Litestar:
+    """The app for `config` (default: composed from conf/ and EMBEDLOOP_ENV)."""
+    cfg = config or (context.config if context else load_config())
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        ctx = context or await build_context(cfg, role="web")
+        app.state.ctx = ctx
+        try:
+            yield
+        finally:
+            if context is None:
+                await close_context(ctx)
+
+    app = Litestar(
+        route_handlers=[*health.ROUTES, tasks.router],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        request_max_body_size=cfg.api.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="embedloop",
+            version="0.1.0",
+            path="/schema",
+            components=Components(security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"apiKey": []}],
+        ),
+    )
+    app.state.keyring = KeyRing.from_config(cfg.api)
+    _announce_generated_key(cfg)
+    return app
+
+
+def _announce_generated_key(cfg: AppConfig) -> None:
+    """env=local with no configured key: say which generated key is in force (never 'auth off')."""
+    key = generated_admin_key(cfg)
+    if key is not None:
+        print(f"embedloop: no API key configured; generated admin key: {key}", file=sys.stderr)
+        print(
+            f"embedloop: (stored in {cfg.data_dir}/secrets.env; set EMBEDLOOP_ADMIN_KEYS to choose)",
+            file=sys.stderr,
+        )

@@ -1,0 +1,53 @@
+"""Task routes shared by every stage: read, list, cancel, restart."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Router, get, post
+from litestar.params import Parameter
+
+from app.auth import require
+from functions.context import Context
+from functions.tasks import handler
+from functions.tasks.messages import Accepted, Task, TaskPage, TaskQuery, TaskStatus
+
+
+@get("/{task_id:str}")
+async def get_task(task_id: str, ctx: Context) -> Task:
+    """One task: status, progress (percentage, message, ETA), error, result."""
+    return await handler.get(task_id, ctx)
+
+
+@get("/")
+async def list_tasks(
+    ctx: Context,
+    kind: str | None = None,
+    status: TaskStatus | None = None,
+    parent_id: str | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> TaskPage:
+    """Tasks newest first; pass `next_cursor` back as `cursor` for the next page."""
+    query = TaskQuery(kind=kind, status=status, parent_id=parent_id, limit=limit, cursor=cursor)
+    return await handler.list_tasks(query, ctx)
+
+
+@post("/{task_id:str}/cancel", status_code=200)
+async def cancel_task(task_id: str, ctx: Context) -> Task:
+    """Cancel: pending tasks stop at once, running ones at their next checkpoint."""
+    return await handler.cancel(task_id, ctx)
+
+
+@post("/{task_id:str}/restart", status_code=202)
+async def restart_task(task_id: str, ctx: Context) -> Accepted:
+    """Run a failed or cancelled task again."""
+    return await handler.restart(task_id, ctx)
+
+
+router = Router(
+    path="/tasks",
+    route_handlers=[get_task, list_tasks, cancel_task, restart_task],
+    guards=[require("admin")],
+    tags=["tasks"],
+)

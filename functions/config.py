@@ -1,0 +1,130 @@
+"""Typed, frozen configuration: the Hydra tree converted once at start-up (no DictConfig here)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from msgspec import Meta
+
+from functions.structs import Struct
+
+PositiveInt = Annotated[int, Meta(ge=1)]
+NonNegFloat = Annotated[float, Meta(ge=0)]
+
+
+class DatabaseConfig(Struct, frozen=True, kw_only=True):
+    url: str
+    min_pool: PositiveInt = 1
+    max_pool: PositiveInt = 10
+    statement_timeout_ms: PositiveInt = 30_000
+
+
+class RedisConfig(Struct, frozen=True, kw_only=True):
+    url: str
+
+
+class MlflowConfig(Struct, frozen=True, kw_only=True):
+    tracking_uri: str
+    artifacts_uri: str
+
+
+class ApiConfig(Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: PositiveInt = 8000
+    admin_keys: tuple[str, ...] = ()
+    search_keys: tuple[str, ...] = ()
+    generate_key_if_missing: bool = False
+    max_body_bytes: PositiveInt = 8 * 1024 * 1024
+
+
+class ModelConfig(Struct, frozen=True, kw_only=True):
+    name: str
+    path: str
+    query_prefix: str = ""
+    document_prefix: str = ""
+    max_seq_length: PositiveInt = 256
+    batch_size: PositiveInt = 64
+
+
+class EmbedderConfig(Struct, frozen=True, kw_only=True):
+    backend: Literal["local", "triton"] = "local"
+    torch_threads: PositiveInt = 1
+
+
+class TasksConfig(Struct, frozen=True, kw_only=True):
+    max_tries: PositiveInt = 3
+    backoff_base_s: NonNegFloat = 1.0
+    backoff_max_s: NonNegFloat = 60.0
+    progress_interval_s: NonNegFloat = 0.5
+    stale_pending_s: NonNegFloat = 60.0
+
+
+class WebhooksConfig(Struct, frozen=True, kw_only=True):
+    secret: str
+    allow_private: bool = False
+    timeout_s: NonNegFloat = 5.0
+    max_attempts: PositiveInt = 5
+    backoff_base_s: NonNegFloat = 2.0
+    signature_tolerance_s: PositiveInt = 300
+
+
+class WorkerConfig(Struct, frozen=True, kw_only=True):
+    queue: Literal["cpu", "gpu"]
+    max_jobs: PositiveInt = 4
+    job_timeout_s: PositiveInt = 600
+    poll_delay_s: NonNegFloat = 0.1
+    keep_result_s: PositiveInt = 3600
+
+
+class WorkersConfig(Struct, frozen=True, kw_only=True):
+    cpu: WorkerConfig
+    gpu: WorkerConfig
+
+
+class UpsertionConfig(Struct, frozen=True, kw_only=True):
+    max_items_per_request: PositiveInt = 1000
+    max_item_bytes: PositiveInt = 256 * 1024
+    chunk_max_tokens: PositiveInt = 200
+    chunk_overlap_tokens: Annotated[int, Meta(ge=0)] = 32
+    embed_batch_size: PositiveInt = 64
+
+
+class SearchConfig(Struct, frozen=True, kw_only=True):
+    default_limit: PositiveInt = 10
+    max_limit: PositiveInt = 1000
+    ef_search: PositiveInt = 100
+    blue_cache_ttl_s: NonNegFloat = 1.0
+
+
+class CollectionsConfig(Struct, frozen=True, kw_only=True):
+    metric: Literal["cosine", "dot", "l2"] = "cosine"
+    hnsw_m: PositiveInt = 16
+    hnsw_ef_construction: PositiveInt = 64
+
+
+class StageConfig(Struct, frozen=True, kw_only=True):
+    """Settings of a stage whose issue has not landed yet: kept typed, but open."""
+
+    enabled: bool = True
+
+
+class AppConfig(Struct, frozen=True, kw_only=True):
+    env: Literal["local", "test", "prod"]
+    data_dir: str
+    database: DatabaseConfig
+    redis: RedisConfig
+    mlflow: MlflowConfig
+    api: ApiConfig
+    model: ModelConfig
+    embedder: EmbedderConfig
+    tasks: TasksConfig
+    webhooks: WebhooksConfig
+    worker: WorkersConfig
+    collections: CollectionsConfig
+    upsertion: UpsertionConfig
+    search: SearchConfig
+    clickstream: StageConfig
+    improvement: StageConfig
+    fine_tuning: StageConfig
+    deployment: StageConfig
+    reindex: StageConfig

@@ -1,0 +1,126 @@
+"""Compose the Hydra config once, convert it to typed Structs, and build the process Context."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from functions.config import AppConfig
+from functions.context import Context
+from functions.ports import Embedder, HealthCheck
+from jobs.envfile import load_env_file
+from jobs.secrets import ensure_local_secrets, require_prod_secrets
+from jobs.stores import postgres, queue, tasks, webhooks
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = ROOT / "conf"
+log = logging.getLogger("embedloop")
+_compose_lock = threading.Lock()  # Hydra's global state is not thread-safe
+EMBEDDERS = {"local": "jobs.stores.local_embedder:LocalEmbedder"}
+
+
+def load_config(overrides: tuple[str, ...] = ()) -> AppConfig:
+    """The typed config for these overrides (plus EMBEDLOOP_ENV), composed once per process."""
+    env = os.environ.get("EMBEDLOOP_ENV")
+    if env and not any(o.startswith("env=") for o in overrides):
+        overrides = (f"env={env}", *overrides)
+    return _load(overrides)
+
+
+@cache
+def _load(overrides: tuple[str, ...]) -> AppConfig:
+    load_env_file(ROOT / ".data" / "services.env")
+    with _compose_lock, initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    data_dir = _absolute(str(cfg.data_dir))
+    if cfg.env == "prod":
+        require_prod_secrets()
+    elif cfg.api.generate_key_if_missing or cfg.env == "test":
+        for name in ensure_local_secrets(data_dir):
+            log.warning("generated %s into %s", name, data_dir / "secrets.env")
+    raw: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    raw.pop("services", None)  # read by scripts/services only
+    raw["data_dir"] = str(data_dir)
+    raw["api"]["admin_keys"] = _split(raw["api"]["admin_keys"])
+    raw["api"]["search_keys"] = _split(raw["api"]["search_keys"])
+    raw["mlflow"]["tracking_uri"] = _sqlite_absolute(raw["mlflow"]["tracking_uri"])
+    raw["mlflow"]["artifacts_uri"] = str(_absolute(raw["mlflow"]["artifacts_uri"]))
+    return msgspec.convert(raw, AppConfig)
+
+
+def _split(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(item.strip() for item in items if item and item.strip())
+
+
+def _absolute(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else ROOT / p
+
+
+def _sqlite_absolute(uri: str) -> str:
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+        return prefix + str(ROOT / uri[len(prefix) :])
+    return uri
+
+
+def build_embedder(config: AppConfig) -> Embedder:
+    """The configured Embedder adapter, imported only here (torch stays out of other imports)."""
+    module, _, cls = EMBEDDERS[config.embedder.backend].partition(":")
+    factory = getattr(importlib.import_module(module), cls)
+    embedder: Embedder = factory(config.model, config.embedder)
+    return embedder
+
+
+async def build_context(config: AppConfig, role: str) -> Context:
+    """Connect every adapter; the schema is migrated first so no process sees an old one."""
+    applied = await postgres.prepare_schema(config.database)
+    if applied:
+        log.info("%s applied migrations: %s", role, ", ".join(applied))
+    pool = await postgres.create_pool(config.database)
+    redis = await queue.connect(config.redis.url)
+    embedder = build_embedder(config)
+    transport = webhooks.HttpWebhookTransport(pool, config.webhooks)
+    health: tuple[HealthCheck, ...] = (
+        postgres.PostgresHealth(pool),
+        queue.RedisHealth(redis),
+        EmbedderHealth(embedder),
+    )
+    return Context(
+        config=config,
+        tasks=tasks.PostgresTaskStore(pool),
+        queue=queue.ArqQueue(redis),
+        embedder=embedder,
+        webhooks=transport,
+        health=health,
+        closers=(transport.aclose, redis.aclose, pool.close),
+    )
+
+
+async def close_context(ctx: Context) -> None:
+    """Close every connection the context opened, newest first."""
+    for close in ctx.closers:
+        await close()
+
+
+class EmbedderHealth:
+    """Readiness probe of the inference backend."""
+
+    name = "embedder"
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+
+    async def check(self) -> bool:
+        """True when the model answers."""
+        return await self._embedder.ready()

@@ -1,0 +1,64 @@
+"""The one table of jobs: name → handler, request type and queue. Both pools read it."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+QueueName = Literal["cpu", "gpu"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A job kind. Paths are imported lazily so the cpu pool never loads gpu-only modules."""
+
+    name: str
+    handler: str
+    request: str
+    queue: QueueName
+
+    def resolve_handler(self) -> Any:
+        """The async `run(req, ctx)` function."""
+        return _load(self.handler)
+
+    def resolve_request(self) -> type[Any]:
+        """The msgspec Struct the stored request decodes into."""
+        loaded: type[Any] = _load(self.request)
+        return loaded
+
+
+@cache
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (
+        JobSpec(
+            "upsertion.upsert",
+            "functions.upsertion.handler:upsert",
+            "functions.upsertion.messages:UpsertRequest",
+            "gpu",
+        ),
+        JobSpec(
+            "upsertion.delete",
+            "functions.upsertion.handler:delete",
+            "functions.upsertion.messages:DeleteRequest",
+            "gpu",
+        ),
+    )
+}
+
+# Not a task: delivering a task's webhook. Runs on the cpu pool with its own retry schedule.
+WEBHOOK_JOB = "webhooks.deliver"
+# Periodic repair: re-enqueue pending tasks whose enqueue was lost.
+SWEEP_JOB = "tasks.sweep"
+
+
+def jobs_for(queue: QueueName, registry: dict[str, JobSpec] | None = None) -> list[JobSpec]:
+    """The jobs a pool runs."""
+    return [spec for spec in (registry or JOBS).values() if spec.queue == queue]

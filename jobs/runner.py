@@ -1,0 +1,86 @@
+"""Runs one task's job: state transitions, retries with backoff, failures with tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from arq import Retry
+
+from functions.context import Context
+from functions.errors import DomainError, PermanentFailure, TaskCancelled
+from functions.tasks.logic import backoff_s, tail
+from functions.tasks.messages import Task, TaskError
+from jobs.progress import TaskProgress
+from jobs.registry import JobSpec
+
+log = logging.getLogger("embedloop.runner")
+ArqJob = Callable[[dict[str, Any], str], Awaitable[str]]
+# Errors that retrying cannot fix: bad input, a missing resource, a stored request that no longer decodes.
+PERMANENT = (DomainError, PermanentFailure, msgspec.ValidationError)
+
+
+def make_job(spec: JobSpec, max_tries: int) -> ArqJob:
+    """The arq coroutine for one registered job; its only argument is the task id."""
+
+    async def job(arq_ctx: dict[str, Any], task_id: str) -> str:
+        ctx: Context = arq_ctx["app"]
+        task = await ctx.tasks.start_attempt(task_id)
+        if task is None:
+            return "skipped: task already ended"
+        if task.cancel_requested:
+            await _end(ctx, task_id, "cancelled")
+            return "cancelled"
+        attempt = int(arq_ctx.get("job_try", 1))
+        progress = TaskProgress(ctx.tasks, task_id, ctx.config.tasks.progress_interval_s)
+        try:
+            request = msgspec.convert(task.request, spec.resolve_request())
+            result = await spec.resolve_handler()(request, ctx.with_progress(progress))
+        except TaskCancelled:
+            await _end(ctx, task_id, "cancelled")
+            return "cancelled"
+        except PERMANENT as exc:
+            await _end(ctx, task_id, "failed", error=_error(spec, exc, attempt))
+            return "failed"
+        except Exception as exc:
+            error = _error(spec, exc, attempt)
+            if attempt < max_tries:
+                await ctx.tasks.retrying(task_id, error)
+                cfg = ctx.config.tasks
+                raise Retry(defer=backoff_s(attempt, cfg.backoff_base_s, cfg.backoff_max_s)) from exc
+            await _end(ctx, task_id, "failed", error=error)
+            return "failed"
+        await _end(ctx, task_id, "done", result=msgspec.to_builtins(result))
+        return "done"
+
+    job.__qualname__ = job.__name__ = spec.name.replace(".", "_")
+    return job
+
+
+def _error(spec: JobSpec, exc: BaseException, attempt: int) -> TaskError:
+    log.warning("task job %s failed on attempt %d: %r", spec.name, attempt, exc)
+    return TaskError(
+        stage=spec.name.split(".")[0],
+        type=type(exc).__name__,
+        message=str(exc) or type(exc).__name__,
+        traceback=tail("".join(traceback.format_exception(exc))),
+        attempt=attempt,
+    )
+
+
+async def _end(
+    ctx: Context,
+    task_id: str,
+    status: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: TaskError | None = None,
+) -> Task | None:
+    """Finish the task and, if it asked for one, schedule its webhook."""
+    task = await ctx.tasks.finish(task_id, status, result=result, error=error)
+    if task is not None and task.callback_url:
+        await ctx.queue.enqueue_webhook(task)
+    return task

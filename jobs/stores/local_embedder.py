@@ -1,0 +1,117 @@
+"""Embedder port on an in-process sentence-transformers model (the embedded default)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from functions.config import EmbedderConfig, ModelConfig
+from functions.ports import Vectors
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else short-text throughput collapses
+
+
+def resolve_model_path(path: str) -> str:
+    """`pkg:<module>` names a package that ships a model (get_model_path()); else a directory."""
+    if path.startswith("pkg:"):
+        module: Any = importlib.import_module(path[4:])
+        return str(module.get_model_path())  # str: a Path object fails in sentence-transformers
+    return path
+
+
+class LocalEmbedder:
+    """Loads the model on first use, and encodes on one dedicated thread (the model is not
+    re-entrant, and one thread keeps torch's own pool from fighting itself)."""
+
+    def __init__(self, model: ModelConfig, cfg: EmbedderConfig) -> None:
+        self._cfg = model
+        self._threads = cfg.torch_threads
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._model: Any = None
+        self._lock = asyncio.Lock()
+        self.calls = 0  # encode calls, so tests can prove work was (or was not) done
+
+    @property
+    def model_name(self) -> str:
+        """The configured model's name."""
+        return self._cfg.name
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension, read from the model."""
+        return int(self._loaded().get_sentence_embedding_dimension())
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            raise RuntimeError("embedder used before load(); await ready() first")
+        return self._model
+
+    async def load(self) -> Any:
+        """Load once, off the event loop."""
+        async with self._lock:
+            if self._model is None:
+                self._model = await asyncio.get_running_loop().run_in_executor(self._executor, self._build)
+        return self._model
+
+    def _build(self) -> Any:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(self._threads)
+        model = SentenceTransformer(resolve_model_path(self._cfg.path), device="cpu")
+        model.max_seq_length = min(self._cfg.max_seq_length, model.max_seq_length or 512)
+        return model
+
+    async def _encode(self, texts: Sequence[str], prefix: str) -> Vectors:
+        model = await self.load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self.calls += 1
+        batch = [prefix + t for t in texts]
+
+        def run() -> Vectors:
+            out = model.encode(
+                batch, batch_size=self._cfg.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+            return np.asarray(out, dtype=np.float32)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+
+    async def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Normalised document vectors (document prefix applied)."""
+        return await self._encode(texts, self._cfg.document_prefix)
+
+    async def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Normalised query vectors (query prefix applied)."""
+        return await self._encode(texts, self._cfg.query_prefix)
+
+    async def split(self, text: str, max_tokens: int, overlap: int) -> list[str]:
+        """Chunks of at most `max_tokens` model tokens, overlapping by `overlap`, cut at token edges."""
+        model = await self.load()
+        limit = max(1, min(max_tokens, model.max_seq_length - 2))  # room for [CLS] and [SEP]
+        enc = model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets: list[tuple[int, int]] = enc["offset_mapping"]
+        if len(offsets) <= limit:
+            return [text.strip()] if text.strip() else []
+        step = max(1, limit - min(overlap, limit - 1))
+        chunks = []
+        for start in range(0, len(offsets), step):
+            window = offsets[start : start + limit]
+            chunks.append(text[window[0][0] : window[-1][1]].strip())
+            if start + limit >= len(offsets):
+                break
+        return [c for c in chunks if c]
+
+    async def ready(self) -> bool:
+        """True once the model is loaded and encodes."""
+        try:
+            vec = await self.embed_queries(["ready"])
+        except (OSError, RuntimeError, ValueError):
+            return False
+        return bool(vec.shape == (1, self.dim))

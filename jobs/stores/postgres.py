@@ -1,0 +1,62 @@
+"""asyncpg pool with pgvector codecs, created after the schema is migrated."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+from functions.config import DatabaseConfig
+from jobs.stores.migrations import migrate
+
+MIN_PGVECTOR = (0, 8, 4)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await register_vector(conn)
+    # JSONB as Python objects in both directions, so stores never json.dumps by hand.
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def prepare_schema(cfg: DatabaseConfig) -> list[str]:
+    """Ensure pgvector (≥ 0.8.4: HNSW race and corruption fixes) and apply pending migrations."""
+    conn = await asyncpg.connect(cfg.url)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        version = await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        if tuple(int(p) for p in str(version).split(".")[:3]) < MIN_PGVECTOR:
+            raise RuntimeError(f"pgvector {version} is too old; embedloop needs 0.8.4 or newer")
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def create_pool(cfg: DatabaseConfig) -> asyncpg.Pool:
+    """Pool whose connections speak pgvector and JSONB, with a statement timeout."""
+    pool = await asyncpg.create_pool(
+        cfg.url,
+        min_size=cfg.min_pool,
+        max_size=cfg.max_pool,
+        init=_init_connection,
+        server_settings={"statement_timeout": str(cfg.statement_timeout_ms)},
+    )
+    assert pool is not None
+    return pool
+
+
+class PostgresHealth:
+    """Readiness probe: a round trip to the database."""
+
+    name = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def check(self) -> bool:
+        """True when a trivial query answers."""
+        try:
+            async with self._pool.acquire(timeout=2) as conn:
+                return bool(await conn.fetchval("SELECT 1", timeout=2) == 1)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False

@@ -1,0 +1,77 @@
+"""Builds an arq worker for one pool (cpu or gpu) from the registry and the typed config."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, cast
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.typing import WorkerCoroutine
+from arq.worker import Function, Worker, func
+
+from functions.config import AppConfig
+from jobs import serde
+from jobs.bootstrap import build_context, close_context, load_config
+from jobs.maintenance import deliver_webhook, sweep_pending
+from jobs.registry import JOBS, SWEEP_JOB, WEBHOOK_JOB, JobSpec, QueueName, jobs_for
+from jobs.runner import make_job
+
+
+def functions_for(
+    queue: QueueName, config: AppConfig, registry: dict[str, JobSpec] | None = None
+) -> list[Function]:
+    """arq functions of a pool: its task jobs, plus webhook delivery on the cpu pool."""
+    tries = config.tasks.max_tries
+    funcs = [
+        func(cast(WorkerCoroutine, make_job(spec, tries)), name=spec.name, max_tries=tries)
+        for spec in jobs_for(queue, registry or JOBS)
+    ]
+    if queue == "cpu":
+        # arq counts tries itself; the handler decides when to give up, so never cut it short.
+        webhook: WorkerCoroutine = deliver_webhook  # type: ignore[assignment]
+        funcs.append(func(webhook, name=WEBHOOK_JOB, max_tries=config.webhooks.max_attempts + 1))
+    return funcs
+
+
+def settings_for(queue: QueueName, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Keyword arguments for arq.Worker (also what `arq jobs.cpu.WorkerSettings` reads)."""
+    config = load_config(overrides)
+    wcfg = getattr(config.worker, queue)
+    if queue == "gpu":
+        # One torch thread per busy process: oversubscribed cores run slower, not faster.
+        os.environ.setdefault("OMP_NUM_THREADS", str(config.embedder.torch_threads))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["app"] = await build_context(config, role=f"worker-{queue}")
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "app" in ctx:
+            await close_context(ctx["app"])
+
+    crons = []
+    if queue == "cpu":
+        sweep: WorkerCoroutine = sweep_pending  # type: ignore[assignment]
+        crons.append(cron(sweep, name=SWEEP_JOB, second={0, 30}, unique=True, run_at_startup=True))
+    return {
+        "functions": functions_for(queue, config),
+        "cron_jobs": crons,
+        "queue_name": queue,
+        "redis_settings": RedisSettings.from_dsn(config.redis.url),
+        "job_serializer": serde.serialize,
+        "job_deserializer": serde.deserialize,
+        "max_jobs": wcfg.max_jobs,
+        "job_timeout": wcfg.job_timeout_s,
+        "poll_delay": wcfg.poll_delay_s,
+        "keep_result": wcfg.keep_result_s,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "handle_signals": True,
+    }
+
+
+def build_worker(queue: QueueName, config_overrides: tuple[str, ...] = (), **kwargs: Any) -> Worker:
+    """A ready arq Worker (tests pass burst=True and their own functions)."""
+    kwargs = {**settings_for(queue, config_overrides), **kwargs}
+    return Worker(**kwargs)
