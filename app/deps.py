@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from functions.context import Context
 
@@ -15,3 +15,6 @@ def provide_ctx(state: State) -> Context:
 
 
 DEPENDENCIES = {"ctx": Provide(provide_ctx, sync_to_thread=False)}
+
+# Annotate route parameters with this: Litestar 3 drops dependencies inferred from the name alone.
+Ctx = NamedDependency[Context]

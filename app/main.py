@@ -54,6 +54,8 @@ def create_app(config: AppConfig | None = None, context: Context | None = None) 
         ),
     )
     app.state.keyring = KeyRing.from_config(cfg.api)
+    if context is not None:
+        app.state.ctx = context  # usable without a lifespan run (in-loop ASGI test transport)
     _announce_generated_key(cfg)
     return app
 

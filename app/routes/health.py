@@ -6,7 +6,7 @@ import asyncio
 
 from litestar import Response, get
 
-from functions.context import Context
+from app.deps import Ctx
 from functions.structs import Struct
 
 
@@ -26,7 +26,7 @@ def health() -> Health:
 
 
 @get("/ready")
-async def ready(ctx: Context) -> Response[Readiness]:
+async def ready(ctx: Ctx) -> Response[Readiness]:
     """200 when Postgres, Redis and the inference backend all answer, else 503 naming which not."""
     results = await asyncio.gather(*(check.check() for check in ctx.health))
     checks = {check.name: ok for check, ok in zip(ctx.health, results, strict=True)}

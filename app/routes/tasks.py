@@ -5,28 +5,28 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Router, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from app.auth import require
-from functions.context import Context
+from app.deps import Ctx
 from functions.tasks import handler
 from functions.tasks.messages import Accepted, Task, TaskPage, TaskQuery, TaskStatus
 
 
 @get("/{task_id:str}")
-async def get_task(task_id: str, ctx: Context) -> Task:
+async def get_task(task_id: FromPath[str], ctx: Ctx) -> Task:
     """One task: status, progress (percentage, message, ETA), error, result."""
     return await handler.get(task_id, ctx)
 
 
 @get("/")
 async def list_tasks(
-    ctx: Context,
-    kind: str | None = None,
-    status: TaskStatus | None = None,
-    parent_id: str | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    ctx: Ctx,
+    kind: FromQuery[str | None] = None,
+    status: FromQuery[TaskStatus | None] = None,
+    parent_id: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    cursor: FromQuery[str | None] = None,
 ) -> TaskPage:
     """Tasks newest first; pass `next_cursor` back as `cursor` for the next page."""
     query = TaskQuery(kind=kind, status=status, parent_id=parent_id, limit=limit, cursor=cursor)
@@ -34,13 +34,13 @@ async def list_tasks(
 
 
 @post("/{task_id:str}/cancel", status_code=200)
-async def cancel_task(task_id: str, ctx: Context) -> Task:
+async def cancel_task(task_id: FromPath[str], ctx: Ctx) -> Task:
     """Cancel: pending tasks stop at once, running ones at their next checkpoint."""
     return await handler.cancel(task_id, ctx)
 
 
 @post("/{task_id:str}/restart", status_code=202)
-async def restart_task(task_id: str, ctx: Context) -> Accepted:
+async def restart_task(task_id: FromPath[str], ctx: Ctx) -> Accepted:
     """Run a failed or cancelled task again."""
     return await handler.restart(task_id, ctx)
 

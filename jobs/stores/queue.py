@@ -26,7 +26,7 @@ class ArqQueue:
     """Enqueues task jobs on the pool named by the registry."""
 
     def __init__(self, redis: ArqRedis, registry: dict[str, JobSpec] | None = None) -> None:
-        self._redis = redis
+        self.redis = redis
         self._registry = registry or JOBS
 
     async def enqueue(self, task: Task) -> bool:
@@ -34,12 +34,12 @@ class ArqQueue:
         spec = self._registry.get(task.kind)
         if spec is None:
             raise KeyError(f"no job is registered for task kind {task.kind!r}")
-        job = await self._redis.enqueue_job(spec.name, task.id, _job_id=job_id(task), _queue_name=spec.queue)
+        job = await self.redis.enqueue_job(spec.name, task.id, _job_id=job_id(task), _queue_name=spec.queue)
         return job is not None
 
     async def enqueue_webhook(self, task: Task) -> bool:
         """Deliver the task's callback from the cpu pool."""
-        job = await self._redis.enqueue_job(
+        job = await self.redis.enqueue_job(
             WEBHOOK_JOB, task.id, _job_id=webhook_job_id(task), _queue_name="cpu"
         )
         return job is not None

@@ -27,11 +27,12 @@ ENV_FILE = REPO_ROOT / ".data" / "services.env"
 pytestmark = pytest.mark.integration
 
 
-def services(*args: str) -> subprocess.CompletedProcess[str]:
+def services(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the command in the repository root."""
     return subprocess.run(
         [sys.executable, "-m", "scripts.services", *args],
         cwd=REPO_ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -107,19 +108,31 @@ def test_mlflow_store_is_prepared(env: dict[str, str]) -> None:
         assert Path(artifacts).is_dir()
 
 
-def test_stop_start_round_trip(env: dict[str, str]) -> None:
-    """Ends started, so it is safe in the middle of a suite run (though not concurrently with one)."""
-    before = {line.split()[0]: line.split()[1] for line in services("status").stdout.splitlines()}
+def test_stop_start_round_trip(tmp_path: Path) -> None:
+    """A private instance (own data dir and ports), so the suite's shared services stay up."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "MLFLOW_"))}
+    env.pop("TEST_DATABASE_URL", None)
+    own = (f"services.data_dir={tmp_path}", "services.postgres.port=54391", "services.redis.port=6391")
+
+    def status() -> dict[str, str]:
+        lines = services("status", *own, env=env).stdout.splitlines()
+        return {line.split()[0]: line.split()[1] for line in lines}
+
     try:
-        assert services("stop").returncode == 0
-        after = {line.split()[0]: line.split()[1] for line in services("status").stdout.splitlines()}
-        for name in ("postgres", "redis"):
-            # What we started is down; an external service is never touched.
-            assert after[name] == ("stopped" if before[name] == "running" else before[name])
-        assert services("stop").returncode == 0  # stopping twice is harmless
+        first = services("start", *own, env=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        urls = parse_env_file((tmp_path / "services.env").read_text())
+        assert ":54391/" in urls["DATABASE_URL"]
+        assert ":6391/" in urls["REDIS_URL"]
+        assert status() | {"mlflow": ""} == {"postgres": "running", "redis": "running", "mlflow": ""}
+        assert services("stop", *own, env=env).returncode == 0
+        assert status()["postgres"] == status()["redis"] == "stopped"
+        assert services("stop", *own, env=env).returncode == 0  # stopping twice is harmless
+        again = services("start", *own, env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert parse_env_file((tmp_path / "services.env").read_text()) == urls
     finally:
-        assert start() == env
-    assert services("status").returncode == 0
+        services("stop", *own, env=env)
 
 
 def test_load_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
