@@ -28,9 +28,10 @@ def health() -> Health:
 @get("/ready")
 async def ready(ctx: Ctx) -> Response[Readiness]:
     """200 when Postgres, Redis and the inference backend all answer, else 503 naming which not."""
-    results = await asyncio.gather(*(check.check() for check in ctx.health))
-    checks = {check.name: ok for check, ok in zip(ctx.health, results, strict=True)}
-    body = Readiness(ready=all(results), checks=checks)
+    # A probe that raises counts as "not ready": readiness must answer, not 500.
+    results = await asyncio.gather(*(check.check() for check in ctx.health), return_exceptions=True)
+    checks = {check.name: ok is True for check, ok in zip(ctx.health, results, strict=True)}
+    body = Readiness(ready=all(checks.values()), checks=checks)
     return Response(body, status_code=200 if body.ready else 503)
 
 

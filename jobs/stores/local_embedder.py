@@ -45,7 +45,7 @@ class LocalEmbedder:
     @property
     def dim(self) -> int:
         """Vector dimension, read from the model."""
-        return int(self._loaded().get_sentence_embedding_dimension())
+        return int(self._loaded().get_embedding_dimension())
 
     def _loaded(self) -> Any:
         if self._model is None:
