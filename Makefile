@@ -1,0 +1,55 @@
+# embedloop: `make demo` runs the lifecycle on embedded services; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
+DATASET ?=
+export TOKENIZERS_PARALLELISM := false
+export PYTHONUNBUFFERED := 1
+
+.PHONY: venv services status stop lint test test-fast demo up bench clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@# torch first, pinned: a plain torch requirement resolved later pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+services: venv
+	$(BIN)/python -m scripts.services start
+
+status: venv
+	$(BIN)/python -m scripts.services status
+
+stop: venv
+	$(BIN)/python -m scripts.services stop
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint services
+	$(BIN)/pytest
+
+test-fast: services
+	$(BIN)/pytest -m "not slow and not e2e"
+
+demo: services
+	$(BIN)/python -m scripts.lifecycle $(if $(DATASET),dataset=$(abspath $(DATASET)))
+
+up: services
+	$(BIN)/honcho start -e .data/services.env -f Procfile web worker gpu
+
+bench: services
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
+
+clean: stop
+	rm -rf .data
