@@ -7,7 +7,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from functions.config import AppConfig
-from functions.ports import Embedder, HealthCheck, Progress, Queue, TaskStore, WebhookTransport
+from functions.ports import (
+    CollectionStore,
+    Embedder,
+    HealthCheck,
+    Progress,
+    Queue,
+    TaskStore,
+    VectorStore,
+    WebhookTransport,
+)
 
 
 class NoProgress:
@@ -29,6 +38,8 @@ class Context:
     queue: Queue
     embedder: Embedder
     webhooks: WebhookTransport
+    collections: CollectionStore
+    vectors: VectorStore
     health: tuple[HealthCheck, ...] = ()
     progress: Progress = field(default_factory=NoProgress)
     # Connections to close at shutdown; only the process owner (bootstrap) calls them.

@@ -8,6 +8,16 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from functions.records import (
+    Collection,
+    Index,
+    NewCollection,
+    ObjectHit,
+    ObjectWrite,
+    PartHit,
+    SearchRecord,
+    StoredObject,
+)
 from functions.tasks.messages import NewTask, Task, TaskError, TaskQuery
 
 Vectors = npt.NDArray[np.float32]
@@ -70,6 +80,36 @@ class WebhookTransport(Protocol):
     async def record_attempt(
         self, task_id: str, url: str, event: str, attempt: int, status_code: int | None, error: str | None
     ) -> None: ...
+
+
+class CollectionStore(Protocol):
+    """Indexes, their collections, the blue pointer of each index, and the log of searches."""
+
+    async def create_index(self, name: str, first: NewCollection) -> tuple[Index, bool]: ...
+    async def get_index(self, name: str) -> Index | None: ...
+    async def list_indexes(self) -> list[Index]: ...
+    async def collections_of(self, index: str) -> list[Collection]: ...
+    async def blue(self, index: str, *, max_age_s: float = 0.0) -> Collection | None: ...
+    async def record_search(self, record: SearchRecord) -> None: ...
+
+
+class VectorStore(Protocol):
+    """Objects and their embedded parts inside one collection."""
+
+    async def counts(self, collection: Collection) -> tuple[int, int]: ...
+    async def stored(self, collection: Collection, object_ids: Sequence[str]) -> dict[str, StoredObject]: ...
+    async def write(self, collection: Collection, objects: Sequence[ObjectWrite]) -> None: ...
+    async def update_payloads(self, collection: Collection, payloads: dict[str, dict[str, Any]]) -> None: ...
+    async def delete(self, collection: Collection, object_ids: Sequence[str]) -> int: ...
+    async def payloads(
+        self, collection: Collection, object_ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]: ...
+    async def nearest_parts(
+        self, collection: Collection, vector: Vectors, k: int, ef_search: int
+    ) -> list[PartHit]: ...
+    async def nearest_objects(
+        self, collection: Collection, vector: Vectors, limit: int, offset: int, ef_search: int, payload: bool
+    ) -> list[ObjectHit]: ...
 
 
 class HealthCheck(Protocol):

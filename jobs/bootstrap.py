@@ -12,14 +12,15 @@ from typing import Any
 
 import msgspec
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, OmegaConf
 
 from functions.config import AppConfig
 from functions.context import Context
 from functions.ports import Embedder, HealthCheck
 from jobs.envfile import load_env_file
 from jobs.secrets import ensure_local_secrets, require_prod_secrets
-from jobs.stores import postgres, queue, tasks, webhooks
+from jobs.stores import collections, postgres, queue, tasks, vectors, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
@@ -29,18 +30,23 @@ EMBEDDERS = {"local": "jobs.stores.local_embedder:LocalEmbedder"}
 
 
 def load_config(overrides: tuple[str, ...] = ()) -> AppConfig:
-    """The typed config for these overrides (plus EMBEDLOOP_ENV), composed once per process."""
+    """The typed config for these overrides, composed once per process.
+
+    EMBEDLOOP_ENV picks the env group and EMBEDLOOP_OVERRIDES adds Hydra overrides
+    (whitespace-separated): that is how Procfile processes and uvicorn workers get them.
+    """
+    from_env = tuple(os.environ.get("EMBEDLOOP_OVERRIDES", "").split())
     env = os.environ.get("EMBEDLOOP_ENV")
-    if env and not any(o.startswith("env=") for o in overrides):
-        overrides = (f"env={env}", *overrides)
-    return _load(overrides)
+    if env and not any(o.startswith("env=") for o in (*from_env, *overrides)):
+        from_env = (f"env={env}", *from_env)
+    return _load((*from_env, *overrides))
 
 
 @cache
 def _load(overrides: tuple[str, ...]) -> AppConfig:
     load_env_file(ROOT / ".data" / "services.env")
-    with _compose_lock, initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
+    with _compose_lock:
+        cfg = _compose(list(overrides))
     data_dir = _absolute(str(cfg.data_dir))
     if cfg.env == "prod":
         require_prod_secrets()
@@ -55,6 +61,19 @@ def _load(overrides: tuple[str, ...]) -> AppConfig:
     raw["mlflow"]["tracking_uri"] = _sqlite_absolute(raw["mlflow"]["tracking_uri"])
     raw["mlflow"]["artifacts_uri"] = str(_absolute(raw["mlflow"]["artifacts_uri"]))
     return msgspec.convert(raw, AppConfig)
+
+
+def _compose(overrides: list[str]) -> DictConfig:
+    """Compose conf/config.yaml, also from inside a script's @hydra.main (whose state is kept)."""
+    global_hydra = GlobalHydra.instance()
+    outer = global_hydra.hydra if global_hydra.is_initialized() else None
+    global_hydra.clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose(config_name="config", overrides=overrides)
+    finally:
+        if outer is not None:
+            GlobalHydra.instance().initialize(outer)
 
 
 def _split(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -102,6 +121,8 @@ async def build_context(config: AppConfig, role: str) -> Context:
         queue=queue.ArqQueue(redis),
         embedder=embedder,
         webhooks=transport,
+        collections=collections.PostgresCollectionStore(pool, config.collections),
+        vectors=vectors.PostgresVectorStore(pool),
         health=health,
         closers=(transport.aclose, redis.aclose, pool.close),
     )

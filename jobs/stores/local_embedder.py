@@ -77,7 +77,11 @@ class LocalEmbedder:
 
         def run() -> Vectors:
             out = model.encode(
-                batch, batch_size=self._cfg.batch_size, normalize_embeddings=True, convert_to_numpy=True
+                batch,
+                batch_size=self._cfg.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
             return np.asarray(out, dtype=np.float32)
 

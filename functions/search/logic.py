@@ -1,0 +1,75 @@
+"""Pure search rules: request checks, candidate sizing, best part per object, distance to score."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from functions.config import SearchConfig
+from functions.errors import InvalidInput
+from functions.ports import Vectors
+from functions.records import Metric, PartHit
+from functions.search.messages import SearchRequest
+
+# Parts fetched per wanted object at first: objects with several near parts use up candidates.
+PARTS_PER_OBJECT = 4
+# pgvector's default hnsw.max_scan_tuples: an iterative scan stops there anyway.
+MAX_CANDIDATE_PARTS = 20_000
+
+
+def page_size(req: SearchRequest, cfg: SearchConfig) -> int:
+    """Check the request against the rules config sets; return the limit to use."""
+    if (req.query is None) == (req.vector is None):
+        raise InvalidInput("give exactly one of query and vector", field="query")
+    if req.query is not None and not req.query.strip():
+        raise InvalidInput("query is blank", field="query")
+    limit = cfg.default_limit if req.limit is None else req.limit
+    if limit > cfg.max_limit:
+        raise InvalidInput(f"limit is {limit}; at most {cfg.max_limit}", field="limit")
+    if req.offset + limit > cfg.max_limit:
+        raise InvalidInput(f"offset + limit is {req.offset + limit}; at most {cfg.max_limit}", field="offset")
+    return limit
+
+
+def query_vector(vector: Sequence[float], dim: int) -> Vectors:
+    """A caller's vector, checked against the collection's dimension."""
+    if len(vector) != dim:
+        raise InvalidInput(f"vector has {len(vector)} dimensions; this index has {dim}", field="vector")
+    array = np.asarray(vector, dtype=np.float32)
+    if not np.all(np.isfinite(array)):
+        raise InvalidInput("vector holds a value that is not a finite number", field="vector")
+    return array
+
+
+def first_candidates(needed: int) -> int:
+    """How many parts to fetch first to find `needed` distinct objects."""
+    return min(max(1, needed) * PARTS_PER_OBJECT, MAX_CANDIDATE_PARTS)
+
+
+def next_candidates(k: int, fetched: int, distinct: int, needed: int) -> int | None:
+    """A larger fetch when `k` parts held too few objects; None when there is no point asking again
+    (enough objects, the collection ran out of parts, or the cap was reached)."""
+    if distinct >= needed or fetched < k or k >= MAX_CANDIDATE_PARTS:
+        return None
+    return min(k * PARTS_PER_OBJECT, MAX_CANDIDATE_PARTS)
+
+
+def best_per_object(parts: Sequence[PartHit]) -> list[PartHit]:
+    """Each object once, represented by its nearest part, nearest first (ties keep scan order)."""
+    best: dict[str, PartHit] = {}
+    for part in parts:
+        current = best.get(part.object_id)
+        if current is None or part.distance < current.distance:
+            best[part.object_id] = part
+    return sorted(best.values(), key=lambda p: p.distance)
+
+
+def score(metric: Metric, distance: float) -> float:
+    """Higher is nearer. cosine: 1 - cosine distance; dot: the inner product (pgvector's <#> is its
+    negation); l2: 1 - d²/2, which equals cosine similarity for the unit vectors we store."""
+    if metric == "cosine":
+        return 1.0 - distance
+    if metric == "dot":
+        return -distance
+    return 1.0 - distance * distance / 2.0

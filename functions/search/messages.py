@@ -1,0 +1,50 @@
+"""Search messages: a similarity query by text or by vector, and its ranked hits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
+
+from functions.records import IndexName
+from functions.structs import Struct
+
+SearchMode = Literal["best_part", "average"]
+# A ceiling for the schema (the largest dimension HNSW indexes); the collection's own dim is checked.
+MAX_VECTOR_DIM = 2000
+
+
+class SearchRequest(Struct, frozen=True, kw_only=True):
+    """Give exactly one of `query` and `vector`. `limit` defaults to config.search.default_limit and
+    may not exceed config.search.max_limit (nor may offset + limit).
+
+    best_part ranks an object by its best-matching part; average by its average vector.
+    """
+
+    index: IndexName
+    query: Annotated[str, Meta(min_length=1, max_length=2000)] | None = None
+    vector: Annotated[list[float], Meta(min_length=1, max_length=MAX_VECTOR_DIM)] | None = None
+    limit: Annotated[int, Meta(ge=1)] | None = None
+    offset: Annotated[int, Meta(ge=0)] = 0
+    mode: SearchMode = "best_part"
+    user_id: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
+    include_payload: bool = True
+
+
+class Hit(Struct, frozen=True, kw_only=True):
+    """One object; `score` is higher for nearer (cosine similarity for the cosine metric).
+    `chunk` is the part that matched best (best_part mode only)."""
+
+    object_id: str
+    score: float
+    payload: dict[str, Any] | None = None
+    chunk: str | None = None
+
+
+class SearchResult(Struct, frozen=True, kw_only=True):
+    """Hits in rank order; pass `search_id` with clicks so they count towards improvement."""
+
+    search_id: str
+    index: str
+    collection_id: str
+    hits: list[Hit]

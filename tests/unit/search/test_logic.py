@@ -1,0 +1,80 @@
+"""Search rules with literal values: request checks, candidate sizing, grouping, scores."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from functions.config import SearchConfig
+from functions.errors import InvalidInput
+from functions.records import PartHit
+from functions.search import logic
+from functions.search.messages import SearchRequest
+
+CFG = SearchConfig(default_limit=10, max_limit=100)
+
+
+def req(**fields: object) -> SearchRequest:
+    fields.setdefault("index", "books")
+    return SearchRequest(**fields)  # type: ignore[arg-type]
+
+
+def part(object_id: str, distance: float, index: int = 0) -> PartHit:
+    return PartHit(object_id=object_id, part_index=index, chunk=f"{object_id}#{index}", distance=distance)
+
+
+def test_page_size_defaults_from_config() -> None:
+    assert logic.page_size(req(query="dune"), CFG) == 10
+    assert logic.page_size(req(vector=[0.1], limit=100), CFG) == 100
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"query": "dune", "vector": [1.0]}, "query", "exactly one of query and vector"),
+        ({}, "query", "exactly one of query and vector"),
+        ({"query": "   "}, "query", "query is blank"),
+        ({"query": "dune", "limit": 101}, "limit", "limit is 101; at most 100"),
+        ({"query": "dune", "limit": 10, "offset": 91}, "offset", "offset + limit is 101; at most 100"),
+    ],
+)
+def test_page_size_refusals_name_the_field(fields: dict[str, object], field: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(message)) as caught:
+        logic.page_size(req(**fields), CFG)
+    assert caught.value.field == field
+
+
+def test_query_vector_checks_dimension_and_finiteness() -> None:
+    assert logic.query_vector([1.0, 0.5], 2).tolist() == [1.0, 0.5]
+    with pytest.raises(InvalidInput, match="vector has 3 dimensions; this index has 2"):
+        logic.query_vector([1.0, 0.5, 0.0], 2)
+    with pytest.raises(InvalidInput, match="not a finite number"):
+        logic.query_vector([1.0, float("inf")], 2)
+
+
+def test_best_per_object_keeps_each_objects_nearest_part_in_order() -> None:
+    found = [part("a", 0.1, 2), part("a", 0.2, 0), part("b", 0.3), part("c", 0.3), part("b", 0.05, 1)]
+    best = logic.best_per_object(found)
+    assert [(p.object_id, p.part_index, p.distance) for p in best] == [
+        ("b", 1, 0.05),
+        ("a", 2, 0.1),
+        ("c", 0, 0.3),
+    ]
+
+
+def test_candidates_grow_until_enough_objects_or_exhausted() -> None:
+    assert logic.first_candidates(10) == 40
+    assert logic.first_candidates(0) == 4
+    assert logic.first_candidates(10_000) == logic.MAX_CANDIDATE_PARTS
+    assert logic.next_candidates(40, fetched=40, distinct=7, needed=10) == 160
+    assert logic.next_candidates(40, fetched=40, distinct=10, needed=10) is None  # enough objects
+    assert logic.next_candidates(40, fetched=33, distinct=7, needed=10) is None  # no more parts
+    assert logic.next_candidates(logic.MAX_CANDIDATE_PARTS, logic.MAX_CANDIDATE_PARTS, 7, 10) is None
+    assert logic.next_candidates(8_000, 8_000, 7, 10) == logic.MAX_CANDIDATE_PARTS
+
+
+def test_scores_are_higher_for_nearer() -> None:
+    assert logic.score("cosine", 0.25) == 0.75
+    assert logic.score("dot", -0.8) == 0.8
+    assert logic.score("l2", 1.0) == 0.5
