@@ -6,6 +6,7 @@ Later issues add feedback, fine-tuning, deployment, reindex and the blue switch 
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ def _show(api: Api, cfg: DictConfig, catalog: sample_catalog.Catalog) -> None:
 @hydra.main(version_base="1.3", config_path="../conf/scripts", config_name="lifecycle")
 def main(cfg: DictConfig) -> None:
     """Run the lifecycle against a stack started here (or an existing one, `api_url=`)."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the report
     config = load_config()  # also creates the local admin key on first use
     key = config.api.admin_keys[0]
     report = Report()
