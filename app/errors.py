@@ -63,6 +63,11 @@ def on_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[dic
     return problem(request, exc.status, exc.title, exc.detail, field=exc.field)
 
 
+def on_undecodable(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """A body that is not UTF-8 (Litestar's JSON decoder lets this one escape as a 500)."""
+    return problem(request, 400, "Invalid request", "the request body is not valid UTF-8", field="body")
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """500 without internals: the traceback goes to the log, not to the client."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -80,5 +85,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: on_validation,
     HTTPException: on_http,
     DomainError: on_domain,
+    UnicodeDecodeError: on_undecodable,
     Exception: on_unexpected,
 }
