@@ -68,6 +68,13 @@ def on_undecodable(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> 
     return problem(request, 400, "Invalid request", "the request body is not valid UTF-8", field="body")
 
 
+def on_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    """A body nested past msgspec's depth limit (a filter of 1,000 nested "not"s): 400, not 500."""
+    if "deserializing" not in str(exc):
+        return on_unexpected(request, exc)  # a real bug: keep it a logged 500
+    return problem(request, 400, "Invalid request", "the request body is nested too deeply", field="body")
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """500 without internals: the traceback goes to the log, not to the client."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -86,5 +93,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: on_http,
     DomainError: on_domain,
     UnicodeDecodeError: on_undecodable,
+    RecursionError: on_recursion,
     Exception: on_unexpected,
 }

@@ -87,12 +87,21 @@ class UpsertionConfig(Struct, frozen=True, kw_only=True):
     chunk_max_tokens: PositiveInt = 200
     chunk_overlap_tokens: Annotated[int, Meta(ge=0)] = 32
     embed_batch_size: PositiveInt = 64
+    # Sources a loader reads (a JSONL file, a SQL query) are bounded by these, not by the request limit.
+    max_source_items: PositiveInt = 1_000_000
+    source_batch_size: PositiveInt = 256
+    max_line_bytes: PositiveInt = 1024 * 1024
+    source_statement_timeout_ms: PositiveInt = 60_000
+    max_reported_failures: PositiveInt = 1000
+    # Absolute directories (resolved at start-up) that a JSONL source path must lie under.
+    jsonl_roots: tuple[str, ...] = ()
 
 
 class SearchConfig(Struct, frozen=True, kw_only=True):
     default_limit: PositiveInt = 10
     max_limit: PositiveInt = 1000
     ef_search: PositiveInt = 100
+    max_offset: PositiveInt = 10_000
     blue_cache_ttl_s: NonNegFloat = 1.0
 
 
@@ -100,6 +109,9 @@ class CollectionsConfig(Struct, frozen=True, kw_only=True):
     metric: Literal["cosine", "dot", "l2"] = "cosine"
     hnsw_m: PositiveInt = 16
     hnsw_ef_construction: PositiveInt = 64
+    # A collection that left blue less than this ago is not dropped: searches that opened before the
+    # switch may still be reading it.
+    drop_grace_s: NonNegFloat = 1.0
 
 
 class StageConfig(Struct, frozen=True, kw_only=True):

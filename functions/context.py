@@ -11,6 +11,7 @@ from functions.ports import (
     CollectionStore,
     Embedder,
     HealthCheck,
+    Loader,
     Progress,
     Queue,
     TaskStore,
@@ -40,6 +41,7 @@ class Context:
     webhooks: WebhookTransport
     collections: CollectionStore
     vectors: VectorStore
+    loader: Loader
     health: tuple[HealthCheck, ...] = ()
     progress: Progress = field(default_factory=NoProgress)
     # Connections to close at shutdown; only the process owner (bootstrap) calls them.

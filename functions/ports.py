@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from functions.config import UpsertionConfig
 from functions.records import (
     Collection,
+    DropOutcome,
     Index,
     NewCollection,
     ObjectHit,
@@ -18,6 +21,7 @@ from functions.records import (
     SearchRecord,
     StoredObject,
 )
+from functions.sources import ExternalSource, SourceBatch
 from functions.tasks.messages import NewTask, Task, TaskError, TaskQuery
 
 Vectors = npt.NDArray[np.float32]
@@ -88,7 +92,11 @@ class CollectionStore(Protocol):
     async def create_index(self, name: str, first: NewCollection) -> tuple[Index, bool]: ...
     async def get_index(self, name: str) -> Index | None: ...
     async def list_indexes(self) -> list[Index]: ...
-    async def collections_of(self, index: str) -> list[Collection]: ...
+    async def collections_of(self, index: str | None = None) -> list[Collection]: ...
+    async def get_collection(self, collection_id: str) -> Collection | None: ...
+    async def add_collection(self, new: NewCollection) -> Collection: ...
+    async def set_blue(self, index: str, collection_id: str) -> Index | None: ...
+    async def drop_collection(self, collection_id: str, settle_s: float) -> DropOutcome: ...
     async def blue(self, index: str, *, max_age_s: float = 0.0) -> Collection | None: ...
     async def record_search(self, record: SearchRecord) -> None: ...
 
@@ -101,15 +109,42 @@ class VectorStore(Protocol):
     async def write(self, collection: Collection, objects: Sequence[ObjectWrite]) -> None: ...
     async def update_payloads(self, collection: Collection, payloads: dict[str, dict[str, Any]]) -> None: ...
     async def delete(self, collection: Collection, object_ids: Sequence[str]) -> int: ...
-    async def payloads(
-        self, collection: Collection, object_ids: Sequence[str]
-    ) -> dict[str, dict[str, Any]]: ...
-    async def nearest_parts(
-        self, collection: Collection, vector: Vectors, k: int, ef_search: int
-    ) -> list[PartHit]: ...
+    def read_blue(
+        self, collection: Collection, ef_search: int
+    ) -> AbstractAsyncContextManager[CollectionReader]: ...
+
+
+class StaleCollection(Exception):
+    """The collection a reader was opened on is no longer its index's blue one: resolve it again."""
+
+
+class SqlFragment(Protocol):
+    """A condition or an ORDER BY list over a jsonb payload column, as parameterised SQL whose
+    placeholders start at `$start` (the store knows how many of its own come first)."""
+
+    def render(self, start: int, column: str) -> tuple[str, list[Any]]: ...
+
+
+class CollectionReader(Protocol):
+    """Reads of one collection, all in one snapshot in which it is its index's blue collection
+    (opening the reader raises StaleCollection otherwise)."""
+
+    async def nearest_parts(self, vector: Vectors, k: int, where: SqlFragment) -> list[PartHit]: ...
     async def nearest_objects(
-        self, collection: Collection, vector: Vectors, limit: int, offset: int, ef_search: int, payload: bool
+        self, vector: Vectors, limit: int, offset: int, payload: bool, where: SqlFragment
     ) -> list[ObjectHit]: ...
+    async def payloads(self, object_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    async def payload_page(
+        self, where: SqlFragment, order: SqlFragment, limit: int, offset: int
+    ) -> list[tuple[str, dict[str, Any]]]: ...
+    async def count(self, where: SqlFragment) -> int: ...
+
+
+class Loader(Protocol):
+    """Reads an upsert source outside the request (a JSONL file, a SQL query) in bounded batches."""
+
+    async def check(self, source: ExternalSource, cfg: UpsertionConfig) -> None: ...
+    def batches(self, source: ExternalSource, cfg: UpsertionConfig) -> AsyncGenerator[SourceBatch, None]: ...
 
 
 class HealthCheck(Protocol):

@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # ports imports this module; the alias is only needed by the 
 
 Metric = Literal["cosine", "dot", "l2"]
 CollectionStatus = Literal["active", "deleting"]
+# How dropping a collection went: "settling" means it left blue so recently that searches opened
+# before the switch may still be reading it (collections.drop_grace_s).
+DropOutcome = Literal["dropped", "missing", "blue", "settling"]
 IndexName = Annotated[
     str,
     Meta(

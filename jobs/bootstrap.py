@@ -20,7 +20,7 @@ from functions.context import Context
 from functions.ports import Embedder, HealthCheck
 from jobs.envfile import load_env_file
 from jobs.secrets import ensure_local_secrets, require_prod_secrets
-from jobs.stores import collections, postgres, queue, tasks, vectors, webhooks
+from jobs.stores import collections, loaders, postgres, queue, tasks, vectors, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
@@ -60,6 +60,7 @@ def _load(overrides: tuple[str, ...]) -> AppConfig:
     raw["api"]["search_keys"] = _split(raw["api"]["search_keys"])
     raw["mlflow"]["tracking_uri"] = _sqlite_absolute(raw["mlflow"]["tracking_uri"])
     raw["mlflow"]["artifacts_uri"] = str(_absolute(raw["mlflow"]["artifacts_uri"]))
+    raw["upsertion"]["jsonl_roots"] = [str(_absolute(p).resolve()) for p in raw["upsertion"]["jsonl_roots"]]
     return msgspec.convert(raw, AppConfig)
 
 
@@ -123,6 +124,7 @@ async def build_context(config: AppConfig, role: str) -> Context:
         webhooks=transport,
         collections=collections.PostgresCollectionStore(pool, config.collections),
         vectors=vectors.PostgresVectorStore(pool),
+        loader=loaders.SourceLoader(config.database.url),
         health=health,
         closers=(transport.aclose, redis.aclose, pool.close),
     )

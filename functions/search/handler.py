@@ -1,29 +1,41 @@
-"""Similarity search over an index's live (blue) collection, recorded for the clickstream."""
+"""Similarity search over an index's live (blue) collection, recorded for the clickstream.
+
+Which collection a search reads: the index's blue one, checked inside the read itself. The pointer is
+cached per process without expiry because it is never trusted: every read opens a snapshot that first
+confirms the collection is still blue (ports.CollectionReader). A switch by any process is seen by
+every process at its very next search; a stale cache costs one fresh lookup and a retry, never a
+result from a collection that is no longer live.
+"""
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from functions.context import Context
 from functions.errors import NotFound, Unavailable
-from functions.ports import Vectors
+from functions.ports import CollectionReader, StaleCollection, Vectors
 from functions.records import Collection, SearchRecord
 from functions.search import logic
+from functions.search.filter_sql import Where
 from functions.search.messages import Hit, SearchRequest, SearchResult
 
 
 async def search(req: SearchRequest, ctx: Context) -> SearchResult:
     """The nearest objects to a query text or vector, one page, ranked; the search is recorded."""
-    cfg = ctx.config.search
-    limit = logic.page_size(req, cfg)
-    collection = await ctx.collections.blue(req.index, max_age_s=cfg.blue_cache_ttl_s)
-    if collection is None:
-        raise NotFound(f"index {req.index!r} does not exist", field="index")
-    vector = await _query_vector(req, collection, ctx)
-    if req.mode == "average":
-        hits = await _by_average(req, collection, vector, limit, ctx)
-    else:
-        hits = await _by_best_part(req, collection, vector, limit, ctx)
+    limit = logic.page_size(req, ctx.config.search)
+
+    async def attempt(collection: Collection) -> tuple[Collection, list[Hit]]:
+        # Embedded before the snapshot opens: no connection waits on the model.
+        vector = await _query_vector(req, collection, ctx)
+        async with ctx.vectors.read_blue(collection, ctx.config.search.ef_search) as reader:
+            if req.mode == "average":
+                return collection, await _by_average(req, collection, reader, vector, limit)
+            return collection, await _by_best_part(req, collection, reader, vector, limit)
+
+    collection, hits = await on_blue(req.index, ctx, attempt)
     search_id = str(uuid.uuid4())
     await ctx.collections.record_search(
         SearchRecord(
@@ -40,6 +52,26 @@ async def search(req: SearchRequest, ctx: Context) -> SearchResult:
     return SearchResult(search_id=search_id, index=req.index, collection_id=collection.id, hits=hits)
 
 
+T = TypeVar("T")
+# Each retry follows a switch that committed during the previous attempt: three in a row means the
+# pointer is flapping, which no caller can use anyway.
+ATTEMPTS = 3
+
+
+async def on_blue(index: str, ctx: Context, attempt: Callable[[Collection], Awaitable[T]]) -> T:
+    """Run `attempt` on the blue collection of `index`; run it again on the new blue collection
+    while it raises StaleCollection (a switch came first)."""
+    collection = await ctx.collections.blue(index, max_age_s=math.inf)
+    for _ in range(ATTEMPTS):
+        if collection is None:
+            raise NotFound(f"index {index!r} does not exist", field="index")
+        try:
+            return await attempt(collection)
+        except StaleCollection:
+            collection = await ctx.collections.blue(index)  # max_age 0: fresh, and re-cached
+    raise Unavailable(f"the live collection of {index!r} kept changing during the search; try again")
+
+
 async def _query_vector(req: SearchRequest, collection: Collection, ctx: Context) -> Vectors:
     if req.vector is not None:
         return logic.query_vector(req.vector, collection.dim)
@@ -52,13 +84,14 @@ async def _query_vector(req: SearchRequest, collection: Collection, ctx: Context
 
 
 async def _by_best_part(
-    req: SearchRequest, collection: Collection, vector: Vectors, limit: int, ctx: Context
+    req: SearchRequest, collection: Collection, reader: CollectionReader, vector: Vectors, limit: int
 ) -> list[Hit]:
     """Nearest parts grouped by object; fetch more parts while too few distinct objects came back."""
     needed = req.offset + limit
     k = logic.first_candidates(needed)
+    where = Where(req.filter)
     while True:
-        found = await ctx.vectors.nearest_parts(collection, vector, k, ctx.config.search.ef_search)
+        found = await reader.nearest_parts(vector, k, where)
         best = logic.best_per_object(found)
         bigger = logic.next_candidates(k, len(found), len(best), needed)
         if bigger is None:
@@ -67,7 +100,7 @@ async def _by_best_part(
     page = best[req.offset : needed]
     payloads = {}
     if req.include_payload and page:
-        payloads = await ctx.vectors.payloads(collection, [p.object_id for p in page])
+        payloads = await reader.payloads([p.object_id for p in page])
     return [
         Hit(
             object_id=p.object_id,
@@ -80,12 +113,10 @@ async def _by_best_part(
 
 
 async def _by_average(
-    req: SearchRequest, collection: Collection, vector: Vectors, limit: int, ctx: Context
+    req: SearchRequest, collection: Collection, reader: CollectionReader, vector: Vectors, limit: int
 ) -> list[Hit]:
     """Nearest objects by their normalised mean part vector."""
-    found = await ctx.vectors.nearest_objects(
-        collection, vector, limit, req.offset, ctx.config.search.ef_search, req.include_payload
-    )
+    found = await reader.nearest_objects(vector, limit, req.offset, req.include_payload, Where(req.filter))
     return [
         Hit(object_id=o.object_id, score=logic.score(collection.metric, o.distance), payload=o.payload)
         for o in found

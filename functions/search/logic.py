@@ -10,7 +10,8 @@ from functions.config import SearchConfig
 from functions.errors import InvalidInput
 from functions.ports import Vectors
 from functions.records import Metric, PartHit
-from functions.search.messages import SearchRequest
+from functions.search import filters
+from functions.search.messages import PayloadSearchRequest, SearchRequest
 
 # Parts fetched per wanted object at first: objects with several near parts use up candidates.
 PARTS_PER_OBJECT = 4
@@ -29,7 +30,25 @@ def page_size(req: SearchRequest, cfg: SearchConfig) -> int:
         raise InvalidInput(f"limit is {limit}; at most {cfg.max_limit}", field="limit")
     if req.offset + limit > cfg.max_limit:
         raise InvalidInput(f"offset + limit is {req.offset + limit}; at most {cfg.max_limit}", field="offset")
+    check_filter(req.filter)
     return limit
+
+
+def payload_page_size(req: PayloadSearchRequest, cfg: SearchConfig) -> int:
+    """Check a payload search (no ranking, so pages may go deeper, up to max_offset); the limit."""
+    limit = cfg.default_limit if req.limit is None else req.limit
+    if limit > cfg.max_limit:
+        raise InvalidInput(f"limit is {limit}; at most {cfg.max_limit}", field="limit")
+    if req.offset > cfg.max_offset:
+        raise InvalidInput(f"offset is {req.offset}; at most {cfg.max_offset}", field="offset")
+    check_filter(req.filter)
+    return limit
+
+
+def check_filter(f: filters.Filter | None) -> None:
+    """A filter's rules beyond its shape (depth, size, values), checked before any work."""
+    if f is not None:
+        filters.check(f)
 
 
 def query_vector(vector: Sequence[float], dim: int) -> Vectors:

@@ -1,4 +1,4 @@
-"""Search messages: a similarity query by text or by vector, and its ranked hits."""
+"""Search messages: similarity by text or vector, payload-only pages and counts, all optionally filtered."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from functions.records import IndexName
+from functions.search.filters import Filter, PayloadPath
 from functions.structs import Struct
 
 SearchMode = Literal["best_part", "average"]
@@ -18,7 +19,8 @@ class SearchRequest(Struct, frozen=True, kw_only=True):
     """Give exactly one of `query` and `vector`. `limit` defaults to config.search.default_limit and
     may not exceed config.search.max_limit (nor may offset + limit).
 
-    best_part ranks an object by its best-matching part; average by its average vector.
+    best_part ranks an object by its best-matching part; average by its average vector. `filter`
+    keeps only objects whose payload matches; the page is still filled up to `limit`.
     """
 
     index: IndexName
@@ -27,6 +29,7 @@ class SearchRequest(Struct, frozen=True, kw_only=True):
     limit: Annotated[int, Meta(ge=1)] | None = None
     offset: Annotated[int, Meta(ge=0)] = 0
     mode: SearchMode = "best_part"
+    filter: Filter | None = None
     user_id: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
     include_payload: bool = True
 
@@ -48,3 +51,48 @@ class SearchResult(Struct, frozen=True, kw_only=True):
     index: str
     collection_id: str
     hits: list[Hit]
+
+
+class Sort(Struct, frozen=True, kw_only=True):
+    """Order by the payload value at `path` (jsonb order: numbers numerically; objects without the
+    key come last in both directions); ties, and every page boundary, break by object_id."""
+
+    path: PayloadPath
+    order: Literal["asc", "desc"] = "asc"
+
+
+class PayloadSearchRequest(Struct, frozen=True, kw_only=True):
+    """Objects whose payload matches `filter` (all when absent), no vectors involved. Without `sort`
+    the order is object_id. `limit` as for similarity search; `offset` up to config.search.max_offset."""
+
+    index: IndexName
+    filter: Filter | None = None
+    sort: Sort | None = None
+    limit: Annotated[int, Meta(ge=1)] | None = None
+    offset: Annotated[int, Meta(ge=0)] = 0
+
+
+class PayloadItem(Struct, frozen=True, kw_only=True):
+    object_id: str
+    payload: dict[str, Any]
+
+
+class PayloadSearchResult(Struct, frozen=True, kw_only=True):
+    """One page; a page shorter than the limit is the last."""
+
+    index: str
+    collection_id: str
+    items: list[PayloadItem]
+
+
+class CountRequest(Struct, frozen=True, kw_only=True):
+    index: IndexName
+    filter: Filter | None = None
+
+
+class CountResult(Struct, frozen=True, kw_only=True):
+    """The exact number of objects in the live collection that match the filter."""
+
+    index: str
+    collection_id: str
+    count: int

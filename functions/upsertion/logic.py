@@ -37,30 +37,34 @@ def check_upsert(req: UpsertRequest, cfg: UpsertionConfig) -> None:
     """Request-level rules, checked before a task is created (and again when it runs)."""
     if req.template is not None and req.fields is not None:
         raise InvalidInput("give a template or a list of fields, not both", field="template")
-    _check_ids([item.object_id for item in req.items], cfg)
-    _check_characters(req)
+    if (req.items is None) == (req.source is None):
+        raise InvalidInput("give `items` or a `source`: exactly one of them", field="source")
+    items = req.inline()
+    if items is not None:  # a file or query is bounded by upsertion.max_source_items instead
+        _check_ids([item.object_id for item in items], cfg, "items" if req.items else "source.items")
+    _check_characters(req, "items" if items is not None else "source")
 
 
 def check_delete(req: DeleteRequest, cfg: UpsertionConfig) -> None:
     """Delete requests follow the same size and character rules as upserts."""
-    _check_ids(req.object_ids, cfg)
-    _check_characters(req)
+    _check_ids(req.object_ids, cfg, "items")
+    _check_characters(req, "items")
 
 
-def _check_ids(object_ids: Sequence[str], cfg: UpsertionConfig) -> None:
+def _check_ids(object_ids: Sequence[str], cfg: UpsertionConfig, field: str) -> None:
     if len(object_ids) > cfg.max_items_per_request:
         raise InvalidInput(
-            f"{len(object_ids)} items; at most {cfg.max_items_per_request} per request", field="items"
+            f"{len(object_ids)} items; at most {cfg.max_items_per_request} per request", field=field
         )
     repeated = sorted(oid for oid, n in Counter(object_ids).items() if n > 1)
     if repeated:
-        raise InvalidInput(f"object_id repeated in one request: {', '.join(repeated[:5])}", field="items")
+        raise InvalidInput(f"object_id repeated in one request: {', '.join(repeated[:5])}", field=field)
 
 
-def _check_characters(req: UpsertRequest | DeleteRequest) -> None:
+def _check_characters(req: UpsertRequest | DeleteRequest, field: str) -> None:
     # Postgres text and jsonb cannot hold U+0000: refuse it before it reaches the tasks table.
     if has_nul(msgspec.to_builtins(req)):
-        raise InvalidInput("the request contains a NUL character (U+0000)", field="items")
+        raise InvalidInput("the request contains a NUL character (U+0000)", field=field)
 
 
 def has_nul(value: object) -> bool:
@@ -167,7 +171,7 @@ def prepare(req: UpsertRequest, max_bytes: int) -> tuple[list[Prepared], list[It
     """Every item rendered and checked: those ready to write, and those that failed."""
     ready: list[Prepared] = []
     failed: list[ItemFailure] = []
-    for item in req.items:
+    for item in req.inline() or []:
         outcome = prepare_item(item, req.template, req.fields, max_bytes)
         if isinstance(outcome, Prepared):
             ready.append(outcome)

@@ -113,3 +113,11 @@ async def create_tables(
     await conn.execute(
         CREATE_GIN.format(name=_quote(f"{t.objects_name}_payload"), objects=_quote(t.objects_name))
     )
+
+
+async def drop_tables(
+    conn: asyncpg.Connection | PoolConnectionProxy[asyncpg.Record], collection: Collection
+) -> None:
+    """Drop a collection's tables (and with them their indexes); absent tables are fine."""
+    t = tables(collection)
+    await conn.execute(t.sql("DROP TABLE IF EXISTS {parts}, {objects}"))

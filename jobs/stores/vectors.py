@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from functions.ports import Vectors
-from functions.records import Collection, ObjectHit, ObjectWrite, PartHit, StoredObject
+from functions.records import Collection, ObjectWrite, StoredObject
+from jobs.stores import vector_reads
+from jobs.stores.vector_reads import BlueReader
 from jobs.stores.vector_schema import tables
 
 
@@ -103,39 +105,6 @@ class PostgresVectorStore:
             status = await conn.execute(t.sql(self.DELETE), list(object_ids))
         return int(status.split()[-1])
 
-    PAYLOADS = "SELECT object_id, payload FROM {objects} WHERE object_id = ANY($1::text[])"
-
-    async def payloads(self, collection: Collection, object_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Payloads of those of `object_ids` that exist."""
-        rows = await self._pool.fetch(tables(collection).sql(self.PAYLOADS), list(object_ids))
-        return {r["object_id"]: r["payload"] for r in rows}
-
-    # strict_order iterative scans let LIMIT exceed ef_search (and survive dead tuples) in exact order.
-    SEARCH_SETTINGS = """SELECT set_config('hnsw.ef_search', $1, true),
-        set_config('hnsw.iterative_scan', 'strict_order', true)"""
-    NEAREST_PARTS = """SELECT object_id, part_index, chunk, vector {op} $1 AS distance
-        FROM {parts} ORDER BY vector {op} $1 LIMIT $2"""
-
-    async def nearest_parts(
-        self, collection: Collection, vector: Vectors, k: int, ef_search: int
-    ) -> list[PartHit]:
-        """The `k` parts nearest to `vector`, nearest first (approximate, through HNSW)."""
-        sql = tables(collection).sql(self.NEAREST_PARTS)
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(self.SEARCH_SETTINGS, str(ef_search))
-            rows = await conn.fetch(sql, vector, k)
-        return [msgspec.convert(dict(r), PartHit) for r in rows]
-
-    NEAREST_OBJECTS = """SELECT object_id, avg_vector {op} $1 AS distance,
-            CASE WHEN $4::boolean THEN payload END AS payload
-        FROM {objects} ORDER BY avg_vector {op} $1 LIMIT $2 OFFSET $3"""
-
-    async def nearest_objects(
-        self, collection: Collection, vector: Vectors, limit: int, offset: int, ef_search: int, payload: bool
-    ) -> list[ObjectHit]:
-        """Objects by distance of their average vector, nearest first, one page."""
-        sql = tables(collection).sql(self.NEAREST_OBJECTS)
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(self.SEARCH_SETTINGS, str(ef_search))
-            rows = await conn.fetch(sql, vector, limit, offset, payload)
-        return [msgspec.convert(dict(r), ObjectHit) for r in rows]
+    def read_blue(self, collection: Collection, ef_search: int) -> AbstractAsyncContextManager[BlueReader]:
+        """Search reads of `collection` in one snapshot in which it is blue (else StaleCollection)."""
+        return vector_reads.read_blue(self._pool, collection, ef_search)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -101,11 +103,25 @@ class RecordingVectors:
         self.inner = inner
         self.asked: list[int] = []
 
-    async def nearest_parts(
-        self, collection: Collection, vector: Any, k: int, ef_search: int
-    ) -> list[PartHit]:
+    @asynccontextmanager
+    async def read_blue(self, collection: Collection, ef_search: int) -> AsyncIterator[Any]:
+        async with self.inner.read_blue(collection, ef_search) as reader:
+            yield RecordingReader(reader, self.asked)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class RecordingReader:
+    """A CollectionReader that appends each nearest_parts `k` to `asked`."""
+
+    def __init__(self, inner: Any, asked: list[int]) -> None:
+        self.inner = inner
+        self.asked = asked
+
+    async def nearest_parts(self, vector: Any, k: int, where: Any) -> list[PartHit]:
         self.asked.append(k)
-        found: list[PartHit] = await self.inner.nearest_parts(collection, vector, k, ef_search)
+        found: list[PartHit] = await self.inner.nearest_parts(vector, k, where)
         return found
 
     def __getattr__(self, name: str) -> Any:

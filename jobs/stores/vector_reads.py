@@ -1,0 +1,107 @@
+"""Search reads of a collection, each reader one read-only snapshot in which the collection is blue.
+
+Why a snapshot: the blue check and every read that follows see the database at one instant, so a
+result never mixes a switched-away collection with a switch that had already committed; a process
+that held an old pointer finds out at its next search (StaleCollection), not after a cache expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import msgspec
+from asyncpg.pool import PoolConnectionProxy
+
+from functions.ports import SqlFragment, StaleCollection, Vectors
+from functions.records import Collection, ObjectHit, PartHit
+from jobs.stores.vector_schema import Tables, tables
+
+# One round trip: the transaction-local HNSW settings and the blue check, in the snapshot's first
+# statement. strict_order iterative scans let LIMIT exceed ef_search and keep scanning past rows a
+# filter (or a dead tuple) removes, in exact distance order.
+OPEN = """SELECT set_config('hnsw.ef_search', $1, true),
+    set_config('hnsw.iterative_scan', 'strict_order', true),
+    (SELECT blue_collection_id FROM indexes WHERE name = $2) AS blue"""
+
+
+@asynccontextmanager
+async def read_blue(pool: asyncpg.Pool, collection: Collection, ef_search: int) -> AsyncIterator[BlueReader]:
+    """A reader of `collection`, or StaleCollection when it is not (or no longer) blue."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        row = await conn.fetchrow(OPEN, str(ef_search), collection.index_name)
+        if row is None or row["blue"] != collection.id:
+            raise StaleCollection(f"{collection.id} is not the blue collection of {collection.index_name}")
+        yield BlueReader(conn, tables(collection))
+
+
+class BlueReader:
+    """CollectionReader on one connection inside read_blue's transaction."""
+
+    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record], t: Tables) -> None:
+        self._conn = conn
+        self._t = t
+
+    def _sql(self, template: str, *fragments: str) -> str:
+        # Table names and the operator first (vector_schema), then the compiled fragments, which
+        # hold only fixed SQL and $n placeholders (never a value).
+        return self._t.sql(template).format(*fragments)
+
+    NEAREST_PARTS = """SELECT object_id, part_index, chunk, vector {op} $1 AS distance
+        FROM {parts} ORDER BY vector {op} $1 LIMIT $2"""
+    # The filter reads the owner's payload; HNSW on parts still drives the order, and the iterative
+    # scan keeps pulling parts until enough owners pass.
+    NEAREST_PARTS_WHERE = """SELECT p.object_id, p.part_index, p.chunk, p.vector {op} $1 AS distance
+        FROM {parts} p JOIN {objects} o ON o.object_id = p.object_id
+        WHERE {{0}} ORDER BY p.vector {op} $1 LIMIT $2"""
+
+    async def nearest_parts(self, vector: Vectors, k: int, where: SqlFragment) -> list[PartHit]:
+        """The `k` parts nearest to `vector` whose objects match `where`, nearest first."""
+        condition, params = where.render(3, "o.payload")
+        if condition == "true":  # no filter: no join, one index scan as before filters existed
+            rows = await self._conn.fetch(self._sql(self.NEAREST_PARTS), vector, k)
+        else:
+            rows = await self._conn.fetch(self._sql(self.NEAREST_PARTS_WHERE, condition), vector, k, *params)
+        return [msgspec.convert(dict(r), PartHit) for r in rows]
+
+    NEAREST_OBJECTS = """SELECT object_id, avg_vector {op} $1 AS distance,
+            CASE WHEN $4::boolean THEN payload END AS payload
+        FROM {objects} WHERE {{0}} ORDER BY avg_vector {op} $1 LIMIT $2 OFFSET $3"""
+
+    async def nearest_objects(
+        self, vector: Vectors, limit: int, offset: int, payload: bool, where: SqlFragment
+    ) -> list[ObjectHit]:
+        """Objects matching `where` by distance of their average vector, nearest first, one page."""
+        condition, params = where.render(5, "payload")
+        sql = self._sql(self.NEAREST_OBJECTS, condition)
+        rows = await self._conn.fetch(sql, vector, limit, offset, payload, *params)
+        return [msgspec.convert(dict(r), ObjectHit) for r in rows]
+
+    PAYLOADS = "SELECT object_id, payload FROM {objects} WHERE object_id = ANY($1::text[])"
+
+    async def payloads(self, object_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Payloads of those of `object_ids` that exist."""
+        rows = await self._conn.fetch(self._sql(self.PAYLOADS), list(object_ids))
+        return {r["object_id"]: r["payload"] for r in rows}
+
+    PAYLOAD_PAGE = """SELECT object_id, payload FROM {objects} WHERE {{0}} ORDER BY {{1}}
+        LIMIT $1 OFFSET $2"""
+
+    async def payload_page(
+        self, where: SqlFragment, order: SqlFragment, limit: int, offset: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """One page of (object_id, payload) matching `where`, in `order`."""
+        condition, params = where.render(3, "payload")
+        ordering, order_params = order.render(3 + len(params), "payload")
+        sql = self._sql(self.PAYLOAD_PAGE, condition, ordering)
+        rows = await self._conn.fetch(sql, limit, offset, *params, *order_params)
+        return [(r["object_id"], r["payload"]) for r in rows]
+
+    COUNT = "SELECT count(*) FROM {objects} WHERE {{0}}"
+
+    async def count(self, where: SqlFragment) -> int:
+        """How many objects match `where` (exact)."""
+        condition, params = where.render(1, "payload")
+        return int(await self._conn.fetchval(self._sql(self.COUNT, condition), *params))
