@@ -49,7 +49,7 @@ up: services
 	$(BIN)/honcho start -e .data/services.env -f Procfile web worker gpu
 
 bench: services
-	@shopt -s nullglob; for script in bench/*.py; do echo "== $$script"; $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
+	@shopt -s nullglob; for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
 
 clean: stop
 	rm -rf .data

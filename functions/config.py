@@ -102,7 +102,6 @@ class SearchConfig(Struct, frozen=True, kw_only=True):
     max_limit: PositiveInt = 1000
     ef_search: PositiveInt = 100
     max_offset: PositiveInt = 10_000
-    blue_cache_ttl_s: NonNegFloat = 1.0
 
 
 class CollectionsConfig(Struct, frozen=True, kw_only=True):

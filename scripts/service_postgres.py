@@ -90,6 +90,8 @@ def verify(url: str, min_pgvector: str) -> PgInfo:
         raise ServiceError(f"{redact(url)}: {type(exc).__name__}: {first_line}") from exc
     if version_tuple(info.pgvector) < version_tuple(min_pgvector):
         raise ServiceError(f"{redact(url)} has pgvector {info.pgvector}, need >= {min_pgvector}")
+    if version_tuple(info.server.split()[0]) < (17,):  # `match` filters need the pg_c_utf8 collation
+        raise ServiceError(f"{redact(url)} runs PostgreSQL {info.server}, need >= 17")
     return info
 
 

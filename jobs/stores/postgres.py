@@ -11,6 +11,7 @@ from functions.config import DatabaseConfig
 from jobs.stores.migrations import migrate
 
 MIN_PGVECTOR = (0, 8, 4)
+MIN_SERVER = 170000
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -23,6 +24,10 @@ async def prepare_schema(cfg: DatabaseConfig) -> list[str]:
     """Ensure pgvector (≥ 0.8.4: HNSW race and corruption fixes) and apply pending migrations."""
     conn = await asyncpg.connect(cfg.url)
     try:
+        server = int(await conn.fetchval("SHOW server_version_num"))
+        if server < MIN_SERVER:
+            # pg_c_utf8 (Unicode case folding for `match` filters) arrived in PostgreSQL 17.
+            raise RuntimeError(f"PostgreSQL {server // 10000} is too old; embedloop needs 17 or newer")
         await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         version = await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         if tuple(int(p) for p in str(version).split(".")[:3]) < MIN_PGVECTOR:

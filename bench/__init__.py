@@ -1,0 +1,71 @@
+"""Benchmarks (`make bench`): each prints a table, then its headline figures last, `name: value` a line.
+
+They run against their own database (`embedloop_bench`, or BENCH_DATABASE_URL) and their own Redis
+database, so a running `make up` or test suite never picks up their jobs, nor they its data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jobs.bootstrap import ROOT, load_config
+from jobs.envfile import load_env_file
+from jobs.stores.postgres import MIN_PGVECTOR
+from scripts.service_postgres import ensure_database, with_database
+
+BENCH_DATABASE = "embedloop_bench"
+BENCH_REDIS_DB = 13  # the test suite uses 15, `make up` and the demo 0
+CRANFIELD = ROOT.parent / "shared" / "data" / "cranfield"
+LOG_DIR = ROOT / ".data" / "logs" / "bench"
+PASSED_ON = ("DATABASE_URL", "REDIS_URL", "EMBEDLOOP_ADMIN_KEYS", "EMBEDLOOP_WEBHOOK_SECRET")
+
+
+def bench_environment() -> tuple[dict[str, str], str]:
+    """Point this process at the bench database and Redis db (before any config is composed); the
+    environment for `running_stack`, and the admin key."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    load_env_file(ROOT / ".data" / "services.env")
+    url = os.environ.get("BENCH_DATABASE_URL") or with_database(os.environ["DATABASE_URL"], BENCH_DATABASE)
+    ensure_database(url, ".".join(map(str, MIN_PGVECTOR)))
+    redis = os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{BENCH_REDIS_DB}"
+    os.environ.update(DATABASE_URL=url, REDIS_URL=redis)
+    config = load_config()  # env=local: generates the admin key on first use
+    return {k: os.environ[k] for k in PASSED_ON if k in os.environ}, config.api.admin_keys[0]
+
+
+def dataset_or_none(folder: str | None) -> Path | None:
+    """The BEIR folder asked for, else Cranfield where design.md puts it; None when neither exists."""
+    path = Path(folder) if folder else CRANFIELD
+    return path.resolve() if (path / "corpus.jsonl").is_file() else None
+
+
+def ms_percentiles(seconds: Sequence[float]) -> tuple[float, float, float]:
+    """p50, p95 and p99 of latencies given in seconds, in milliseconds."""
+    p50, p95, p99 = np.percentile(np.asarray(seconds) * 1000, [50, 95, 99])
+    return float(p50), float(p95), float(p99)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A plain text table: first column left-aligned, the others right-aligned."""
+    cells = [[str(h) for h in headers], *[[_cell(v) for v in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+
+    print(line(cells[0]))
+    print("  ".join("-" * w for w in widths))
+    for row in cells[1:]:
+        print(line(row))
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
