@@ -13,6 +13,7 @@ import numpy as np
 
 from functions.config import EmbedderConfig, ModelConfig
 from functions.ports import Vectors
+from jobs.stores.query_batcher import QueryBatcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else short-text throughput collapses
 
@@ -36,6 +37,7 @@ class LocalEmbedder:
         self._model: Any = None
         self._lock = asyncio.Lock()
         self.calls = 0  # encode calls, so tests can prove work was (or was not) done
+        self._queries = QueryBatcher(lambda texts: self._encode(texts, self._cfg.query_prefix))
 
     @property
     def model_name(self) -> str:
@@ -92,7 +94,9 @@ class LocalEmbedder:
         return await self._encode(texts, self._cfg.document_prefix)
 
     async def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        """Normalised query vectors (query prefix applied)."""
+        """Normalised query vectors (query prefix applied); single queries are batched together."""
+        if len(texts) == 1:
+            return (await self._queries.embed_one(texts[0]))[None, :]
         return await self._encode(texts, self._cfg.query_prefix)
 
     async def split(self, text: str, max_tokens: int, overlap: int) -> list[str]:
