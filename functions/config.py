@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from msgspec import Meta
+from msgspec import Meta, field
 
 from functions.structs import Struct
 
@@ -113,10 +113,49 @@ class CollectionsConfig(Struct, frozen=True, kw_only=True):
     drop_grace_s: NonNegFloat = 1.0
 
 
+class ClickstreamConfig(Struct, frozen=True, kw_only=True):
+    """Sessions and their events: which event types count, batch sizes, when a session is finished."""
+
+    # Event types a client may send, with the weight improvement gives each (a purchase says more
+    # than a click); any other type is refused per event.
+    event_weights: dict[str, NonNegFloat] = field(
+        default_factory=lambda: {"click": 1.0, "add_to_cart": 2.0, "purchase": 3.0}
+    )
+    # At most this many events per request (the request schema's own ceiling is 1000).
+    max_batch_events: Annotated[int, Meta(ge=1, le=1000)] = 1000
+    # A session with no event for this long counts as finished (the improvement sweep applies it).
+    idle_session_s: PositiveInt = 30
+    # Dwell at or above this gives a click full weight; below it scales linearly down to dwell_floor.
+    dwell_full_ms: PositiveInt = 30_000
+    dwell_floor: Annotated[float, Meta(ge=0, le=1)] = 0.25
+    default_page: PositiveInt = 100
+    max_page: PositiveInt = 1000
+    # UBI actions that only say what was shown: they fill a query's shown list, no event is stored.
+    ubi_impression_actions: tuple[str, ...] = ("impression",)
+
+
 class StageConfig(Struct, frozen=True, kw_only=True):
     """Settings of a stage whose issue has not landed yet: kept typed, but open."""
 
     enabled: bool = True
+
+
+class ImprovementConfig(Struct, frozen=True, kw_only=True):
+    """Online improvement: how far one session's feedback moves vectors, and for whom."""
+
+    # shared: change the collection's vectors for everyone; personal: keep a user's own copies.
+    shared: bool = True
+    personal: bool = True
+    learning_rate: Annotated[float, Meta(gt=0, le=1)] = 0.2
+    # Skipped items above the last engaged one move away by push_weight × learning_rate.
+    push_weight: NonNegFloat = 0.5
+    # Largest cosine distance a vector may drift from its original (pre-feedback) vector.
+    max_drift: Annotated[float, Meta(ge=0, le=2)] = 0.15
+    # Event weights, dwell scaling and when a session is idle are the clickstream group's settings.
+    sweep_interval_s: Annotated[int, Meta(ge=1, le=3600)] = 10
+    sweep_batch: Annotated[int, Meta(ge=1, le=1000)] = 500
+    # A swept session still not applied this long after (its task failed or was lost) is swept again.
+    sweep_retry_s: PositiveInt = 300
 
 
 class AppConfig(Struct, frozen=True, kw_only=True):
@@ -134,8 +173,8 @@ class AppConfig(Struct, frozen=True, kw_only=True):
     collections: CollectionsConfig
     upsertion: UpsertionConfig
     search: SearchConfig
-    clickstream: StageConfig
-    improvement: StageConfig
+    clickstream: ClickstreamConfig
+    improvement: ImprovementConfig
     fine_tuning: StageConfig
     deployment: StageConfig
     reindex: StageConfig

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 
 from functions.config import AppConfig
 from functions.ports import (
+    ClickstreamStore,
     CollectionStore,
     Embedder,
     HealthCheck,
+    ImprovementStore,
     Loader,
     Progress,
     Queue,
@@ -42,6 +44,8 @@ class Context:
     collections: CollectionStore
     vectors: VectorStore
     loader: Loader
+    clicks: ClickstreamStore
+    improvement: ImprovementStore
     health: tuple[HealthCheck, ...] = ()
     progress: Progress = field(default_factory=NoProgress)
     # Connections to close at shutdown; only the process owner (bootstrap) calls them.

@@ -117,3 +117,65 @@ class SearchRecord(Struct, frozen=True, kw_only=True):
     mode: str
     offset: int
     object_ids: list[str]
+    # The vector the search ranked by (embedded query, or the given vector): a session made from
+    # this search carries it, so improvement never needs the model.
+    query_vector: list[float] | None = None
+
+
+# Improvement's view of the clickstream and of a collection's vectors (the store reads them, the
+# improvement stage computes with them; search reads the personal copies through CollectionReader).
+AVERAGE_PART = -1  # part_index of an object's average vector in the originals and personal tables
+
+
+class FeedbackEvent(Struct, frozen=True, kw_only=True):
+    """One recorded event of a session, as improvement weighs it."""
+
+    type: str
+    object_id: str | None = None
+    rank: int | None = None
+    dwell_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFeedback:
+    """A locked, not yet applied session with its events; `shown[i]` was shown at rank
+    `shown_offset + i + 1`."""
+
+    session_id: str
+    index_name: str
+    collection_id: str | None
+    user_id: str | None
+    query_vector: Vectors | None
+    shown: tuple[str, ...]
+    irrelevant: bool
+    events: tuple[FeedbackEvent, ...]
+    shown_offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVectors:
+    """An object's shared vectors now, its originals (None: the current ones are the originals), and
+    one user's personal copies (None: that user has none). Rows are parts in part_index order."""
+
+    object_id: str
+    parts: Vectors
+    average: Vectors
+    original_parts: Vectors | None
+    original_average: Vectors | None
+    personal_parts: Vectors | None = None
+    personal_average: Vectors | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VectorChange:
+    """New vectors for one object: shared when `user_id` is None, else that user's copy. `before_*`
+    are the vectors the change started from (kept as originals the first time a shared vector moves)."""
+
+    object_id: str
+    user_id: str | None
+    direction: Literal["toward", "away"]
+    parts: Vectors
+    average: Vectors
+    before_parts: Vectors
+    before_average: Vectors
+    delta: float

@@ -20,7 +20,17 @@ from functions.context import Context
 from functions.ports import Embedder, HealthCheck
 from jobs.envfile import load_env_file
 from jobs.secrets import ensure_local_secrets, require_prod_secrets
-from jobs.stores import collections, loaders, postgres, queue, tasks, vectors, webhooks
+from jobs.stores import (
+    clickstream,
+    collections,
+    improvement,
+    loaders,
+    postgres,
+    queue,
+    tasks,
+    vectors,
+    webhooks,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
@@ -125,6 +135,8 @@ async def build_context(config: AppConfig, role: str) -> Context:
         collections=collections.PostgresCollectionStore(pool, config.collections),
         vectors=vectors.PostgresVectorStore(pool),
         loader=loaders.SourceLoader(config.database.url),
+        improvement=improvement.PostgresImprovementStore(pool),
+        clicks=clickstream.PostgresClickstreamStore(pool),
         health=health,
         closers=(transport.aclose, redis.aclose, pool.close),
     )

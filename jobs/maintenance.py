@@ -9,6 +9,7 @@ from arq import Retry
 
 from functions.context import Context
 from functions.errors import PermanentFailure
+from functions.improvement import handler as improvement
 from functions.tasks.logic import backoff_s
 from functions.webhooks.handler import DeliveryFailed, deliver
 
@@ -43,3 +44,9 @@ async def sweep_pending(arq_ctx: dict[str, Any]) -> str:
         except KeyError:
             log.error("pending task %s has kind %s that no pool runs", task.id, task.kind)
     return f"requeued {requeued} of {len(stale)} stale pending tasks"
+
+
+async def sweep_idle_sessions(arq_ctx: dict[str, Any]) -> str:
+    """Submit improvement for sessions idle past clickstream.idle_session_s and not yet applied."""
+    ctx: Context = arq_ctx["app"]
+    return await improvement.sweep(ctx)

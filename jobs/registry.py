@@ -50,6 +50,12 @@ JOBS: dict[str, JobSpec] = {
             "functions.upsertion.messages:DeleteRequest",
             "gpu",
         ),
+        JobSpec(
+            "improvement.apply",
+            "functions.improvement.handler:apply",
+            "functions.improvement.messages:ApplyRequest",
+            "cpu",
+        ),
     )
 }
 
@@ -57,6 +63,8 @@ JOBS: dict[str, JobSpec] = {
 WEBHOOK_JOB = "webhooks.deliver"
 # Periodic repair: re-enqueue pending tasks whose enqueue was lost.
 SWEEP_JOB = "tasks.sweep"
+# Periodic: submit improvement.apply for sessions that went idle without being closed.
+IMPROVEMENT_SWEEP_JOB = "improvement.sweep"
 
 
 def jobs_for(queue: QueueName, registry: dict[str, JobSpec] | None = None) -> list[JobSpec]:

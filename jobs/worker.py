@@ -13,8 +13,8 @@ from arq.worker import Function, Worker, func
 from functions.config import AppConfig
 from jobs import serde
 from jobs.bootstrap import build_context, close_context, load_config
-from jobs.maintenance import deliver_webhook, sweep_pending
-from jobs.registry import JOBS, SWEEP_JOB, WEBHOOK_JOB, JobSpec, QueueName, jobs_for
+from jobs.maintenance import deliver_webhook, sweep_idle_sessions, sweep_pending
+from jobs.registry import IMPROVEMENT_SWEEP_JOB, JOBS, SWEEP_JOB, WEBHOOK_JOB, JobSpec, QueueName, jobs_for
 from jobs.runner import make_job
 
 
@@ -54,6 +54,9 @@ def settings_for(queue: QueueName, overrides: tuple[str, ...] = ()) -> dict[str,
     if queue == "cpu":
         sweep: WorkerCoroutine = sweep_pending  # type: ignore[assignment]
         crons.append(cron(sweep, name=SWEEP_JOB, second={0, 30}, unique=True, run_at_startup=True))
+        idle: WorkerCoroutine = sweep_idle_sessions  # type: ignore[assignment]
+        minute, second = cron_times(config.improvement.sweep_interval_s)
+        crons.append(cron(idle, name=IMPROVEMENT_SWEEP_JOB, minute=minute, second=second, unique=True))
     return {
         "functions": functions_for(queue, config),
         "cron_jobs": crons,
@@ -69,6 +72,14 @@ def settings_for(queue: QueueName, overrides: tuple[str, ...] = ()) -> dict[str,
         "on_shutdown": shutdown,
         "handle_signals": True,
     }
+
+
+def cron_times(interval_s: int) -> tuple[set[int] | None, set[int]]:
+    """arq cron (minute, second) for "every `interval_s`": to the minute above 60 s, and an interval
+    that does not divide the minute (or hour) restarts there, so one gap a minute is shorter."""
+    if interval_s < 60:
+        return None, set(range(0, 60, interval_s))
+    return set(range(0, 60, max(1, interval_s // 60))), {0}
 
 
 def build_worker(queue: QueueName, config_overrides: tuple[str, ...] = (), **kwargs: Any) -> Worker:

@@ -26,16 +26,20 @@ from functions.search.messages import Hit, SearchRequest, SearchResult
 async def search(req: SearchRequest, ctx: Context) -> SearchResult:
     """The nearest objects to a query text or vector, one page, ranked; the search is recorded."""
     limit = logic.page_size(req, ctx.config.search)
+    # Personal vectors (improvement.personal) rank that user's own results; switched off, none are read.
+    user_id = req.user_id if ctx.config.improvement.personal else None
 
-    async def attempt(collection: Collection) -> tuple[Collection, list[Hit]]:
+    async def attempt(collection: Collection) -> tuple[Collection, Vectors, list[Hit]]:
         # Embedded before the snapshot opens: no connection waits on the model.
         vector = await _query_vector(req, collection, ctx)
         async with ctx.vectors.read_blue(collection, ctx.config.search.ef_search) as reader:
             if req.mode == "average":
-                return collection, await _by_average(req, collection, reader, vector, limit)
-            return collection, await _by_best_part(req, collection, reader, vector, limit)
+                hits = await _by_average(req, collection, reader, vector, limit, user_id)
+            else:
+                hits = await _by_best_part(req, collection, reader, vector, limit, user_id)
+            return collection, vector, hits
 
-    collection, hits = await on_blue(req.index, ctx, attempt)
+    collection, vector, hits = await on_blue(req.index, ctx, attempt)
     search_id = str(uuid.uuid4())
     await ctx.collections.record_search(
         SearchRecord(
@@ -47,6 +51,7 @@ async def search(req: SearchRequest, ctx: Context) -> SearchResult:
             mode=req.mode,
             offset=req.offset,
             object_ids=[hit.object_id for hit in hits],
+            query_vector=vector.tolist(),
         )
     )
     return SearchResult(search_id=search_id, index=req.index, collection_id=collection.id, hits=hits)
@@ -84,16 +89,23 @@ async def _query_vector(req: SearchRequest, collection: Collection, ctx: Context
 
 
 async def _by_best_part(
-    req: SearchRequest, collection: Collection, reader: CollectionReader, vector: Vectors, limit: int
+    req: SearchRequest,
+    collection: Collection,
+    reader: CollectionReader,
+    vector: Vectors,
+    limit: int,
+    user_id: str | None,
 ) -> list[Hit]:
-    """Nearest parts grouped by object; fetch more parts while too few distinct objects came back."""
+    """Nearest parts grouped by object; fetch more parts while too few distinct objects came back.
+    With `user_id`, objects that user has personal vectors for rank by those instead."""
     needed = req.offset + limit
     k = logic.first_candidates(needed)
     where = Where(req.filter)
+    personal = [] if user_id is None else await reader.personal_parts(user_id, vector, where)
     while True:
         found = await reader.nearest_parts(vector, k, where)
-        best = logic.best_per_object(found)
-        bigger = logic.next_candidates(k, len(found), len(best), needed)
+        best = logic.merge_personal(found, personal)
+        bigger = logic.next_candidates(k, len(found), logic.settled(best, found), needed)
         if bigger is None:
             break
         k = bigger
@@ -113,10 +125,25 @@ async def _by_best_part(
 
 
 async def _by_average(
-    req: SearchRequest, collection: Collection, reader: CollectionReader, vector: Vectors, limit: int
+    req: SearchRequest,
+    collection: Collection,
+    reader: CollectionReader,
+    vector: Vectors,
+    limit: int,
+    user_id: str | None,
 ) -> list[Hit]:
     """Nearest objects by their normalised mean part vector."""
-    found = await reader.nearest_objects(vector, limit, req.offset, req.include_payload, Where(req.filter))
+    where = Where(req.filter)
+    mine = []
+    if user_id is not None:
+        mine = await reader.personal_objects(user_id, vector, req.include_payload, where)
+    if mine:
+        # Enough shared objects that the page stays full once those the user has copies of are removed.
+        needed = req.offset + limit
+        shared = await reader.nearest_objects(vector, needed + len(mine), 0, req.include_payload, where)
+        found = logic.merge_personal_objects(shared, mine)[req.offset : needed]
+    else:
+        found = await reader.nearest_objects(vector, limit, req.offset, req.include_payload, where)
     return [
         Hit(object_id=o.object_id, score=logic.score(collection.metric, o.distance), payload=o.payload)
         for o in found

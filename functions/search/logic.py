@@ -9,7 +9,7 @@ import numpy as np
 from functions.config import SearchConfig
 from functions.errors import InvalidInput
 from functions.ports import Vectors
-from functions.records import Metric, PartHit
+from functions.records import Metric, ObjectHit, PartHit
 from functions.search import filters
 from functions.search.messages import PayloadSearchRequest, SearchRequest
 
@@ -82,6 +82,29 @@ def best_per_object(parts: Sequence[PartHit]) -> list[PartHit]:
         if current is None or part.distance < current.distance:
             best[part.object_id] = part
     return sorted(best.values(), key=lambda p: p.distance)
+
+
+def merge_personal(shared: Sequence[PartHit], personal: Sequence[PartHit]) -> list[PartHit]:
+    """best_per_object over both, where an object the user has personal vectors for is ranked by
+    those alone (its shared parts are left out)."""
+    mine = {p.object_id for p in personal}
+    return best_per_object([*(p for p in shared if p.object_id not in mine), *personal])
+
+
+def settled(best: Sequence[PartHit], found: Sequence[PartHit]) -> int:
+    """How many leading objects of `best` are surely in place: none nearer than the farthest shared
+    part fetched can hide among the parts not fetched yet (personal hits beyond it may)."""
+    if not found:
+        return len(best)
+    frontier = max(p.distance for p in found)
+    return sum(1 for p in best if p.distance <= frontier)
+
+
+def merge_personal_objects(shared: Sequence[ObjectHit], personal: Sequence[ObjectHit]) -> list[ObjectHit]:
+    """Objects nearest first, those with personal vectors by their personal average only."""
+    mine = {o.object_id for o in personal}
+    merged = [*(o for o in shared if o.object_id not in mine), *personal]
+    return sorted(merged, key=lambda o: o.distance)
 
 
 def score(metric: Metric, distance: float) -> float:

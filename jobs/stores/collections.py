@@ -165,8 +165,8 @@ class PostgresCollectionStore:
         return collection
 
     INSERT_SEARCH = """INSERT INTO searches
-        (search_id, index_name, collection_id, user_id, query, mode, page_offset, object_ids)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+        (search_id, index_name, collection_id, user_id, query, mode, page_offset, object_ids, query_vector)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
 
     async def record_search(self, record: SearchRecord) -> None:
         """Append one answered search to the log."""
@@ -180,4 +180,5 @@ class PostgresCollectionStore:
             record.mode,
             record.offset,
             record.object_ids,
+            record.query_vector,
         )

@@ -16,7 +16,7 @@ import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 from functions.ports import SqlFragment, StaleCollection, Vectors
-from functions.records import Collection, ObjectHit, PartHit
+from functions.records import AVERAGE_PART, Collection, ObjectHit, PartHit
 from jobs.stores.vector_schema import Tables, tables
 
 # One round trip: the transaction-local HNSW settings and the blue check, in the snapshot's first
@@ -24,25 +24,29 @@ from jobs.stores.vector_schema import Tables, tables
 # filter (or a dead tuple) removes, in exact distance order.
 OPEN = """SELECT set_config('hnsw.ef_search', $1, true),
     set_config('hnsw.iterative_scan', 'strict_order', true),
-    (SELECT blue_collection_id FROM indexes WHERE name = $2) AS blue"""
+    (SELECT blue_collection_id FROM indexes WHERE name = $2) AS blue,
+    to_regclass($3) IS NOT NULL AS personal"""
 
 
 @asynccontextmanager
 async def read_blue(pool: asyncpg.Pool, collection: Collection, ef_search: int) -> AsyncIterator[BlueReader]:
     """A reader of `collection`, or StaleCollection when it is not (or no longer) blue."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        row = await conn.fetchrow(OPEN, str(ef_search), collection.index_name)
+        t = tables(collection)
+        row = await conn.fetchrow(OPEN, str(ef_search), collection.index_name, t.personal_name)
         if row is None or row["blue"] != collection.id:
             raise StaleCollection(f"{collection.id} is not the blue collection of {collection.index_name}")
-        yield BlueReader(conn, tables(collection))
+        # A collection made before improvement existed has no personal table until its first session.
+        yield BlueReader(conn, t, has_personal=bool(row["personal"]))
 
 
 class BlueReader:
     """CollectionReader on one connection inside read_blue's transaction."""
 
-    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record], t: Tables) -> None:
+    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record], t: Tables, *, has_personal: bool) -> None:
         self._conn = conn
         self._t = t
+        self._has_personal = has_personal
 
     def _sql(self, template: str, *fragments: str) -> str:
         # Table names and the operator first (vector_schema), then the compiled fragments, which
@@ -105,3 +109,35 @@ class BlueReader:
         """How many objects match `where` (exact)."""
         condition, params = where.render(1, "payload")
         return int(await self._conn.fetchval(self._sql(self.COUNT, condition), *params))
+
+    # A user's personal rows are few: an exact scan of them (by the primary key's user_id prefix).
+    # One row per object: its best part, with the shared chunk text it stands for.
+    PERSONAL_PARTS = """SELECT DISTINCT ON (u.object_id) u.object_id, u.part_index, p.chunk,
+            u.vector {op} $1 AS distance
+        FROM {personal} u JOIN {parts} p ON p.object_id = u.object_id AND p.part_index = u.part_index
+            JOIN {objects} o ON o.object_id = u.object_id
+        WHERE u.user_id = $2 AND u.part_index >= 0 AND {{0}} ORDER BY u.object_id, distance"""
+
+    async def personal_parts(self, user_id: str, vector: Vectors, where: SqlFragment) -> list[PartHit]:
+        """The best personal part of each object `user_id` has personal vectors for (matching `where`)."""
+        if not self._has_personal:
+            return []
+        condition, params = where.render(3, "o.payload")
+        rows = await self._conn.fetch(self._sql(self.PERSONAL_PARTS, condition), vector, user_id, *params)
+        return [msgspec.convert(dict(r), PartHit) for r in rows]
+
+    PERSONAL_OBJECTS = """SELECT u.object_id, u.vector {op} $1 AS distance,
+            CASE WHEN $3::boolean THEN o.payload END AS payload
+        FROM {personal} u JOIN {objects} o ON o.object_id = u.object_id
+        WHERE u.user_id = $2 AND u.part_index = $4 AND {{0}}"""
+
+    async def personal_objects(
+        self, user_id: str, vector: Vectors, payload: bool, where: SqlFragment
+    ) -> list[ObjectHit]:
+        """Every object `user_id` has personal vectors for (matching `where`), by its personal average."""
+        if not self._has_personal:
+            return []
+        condition, params = where.render(5, "o.payload")
+        sql = self._sql(self.PERSONAL_OBJECTS, condition)
+        rows = await self._conn.fetch(sql, vector, user_id, payload, AVERAGE_PART, *params)
+        return [msgspec.convert(dict(r), ObjectHit) for r in rows]

@@ -42,6 +42,23 @@ CREATE_PARTS = """CREATE TABLE IF NOT EXISTS {parts} (
     vector     vector({dim}) NOT NULL,
     PRIMARY KEY (object_id, part_index)
 )"""
+# Adjustments (improvement): the first pre-feedback vector of each moved part, and users' own copies.
+# part_index -1 (records.AVERAGE_PART) holds the object's average vector. Both go with the object.
+CREATE_ORIGINALS = """CREATE TABLE IF NOT EXISTS {originals} (
+    object_id  text NOT NULL REFERENCES {objects} (object_id) ON DELETE CASCADE,
+    part_index integer NOT NULL,
+    vector     vector({dim}) NOT NULL,
+    PRIMARY KEY (object_id, part_index)
+)"""
+CREATE_PERSONAL = """CREATE TABLE IF NOT EXISTS {personal} (
+    user_id    text NOT NULL,
+    object_id  text NOT NULL REFERENCES {objects} (object_id) ON DELETE CASCADE,
+    part_index integer NOT NULL,
+    vector     vector({dim}) NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, object_id, part_index)
+)"""
+CREATE_PERSONAL_BY_OBJECT = "CREATE INDEX IF NOT EXISTS {name} ON {personal} (object_id)"
 CREATE_HNSW = """CREATE INDEX IF NOT EXISTS {name} ON {table} USING hnsw ({column} {ops})
     WITH (m = {m}, ef_construction = {ef_construction})"""
 CREATE_GIN = "CREATE INDEX IF NOT EXISTS {name} ON {objects} USING gin (payload)"
@@ -64,11 +81,24 @@ class Tables:
         """Unquoted parts table name."""
         return f"c_{self.collection_id}_parts"
 
+    @property
+    def originals_name(self) -> str:
+        """Unquoted table of original (pre-feedback) vectors."""
+        return f"c_{self.collection_id}_originals"
+
+    @property
+    def personal_name(self) -> str:
+        """Unquoted table of users' personal vectors."""
+        return f"c_{self.collection_id}_personal"
+
     def sql(self, template: str, **numbers: int) -> str:
-        """`template` with {objects}, {parts} (quoted), {op} (the metric's operator) and int settings."""
+        """`template` with {objects}, {parts}, {originals}, {personal} (quoted), {op} (the metric's
+        operator) and int settings."""
         return template.format(
             objects=_quote(self.objects_name),
             parts=_quote(self.parts_name),
+            originals=_quote(self.originals_name),
+            personal=_quote(self.personal_name),
             op=OPERATORS[self.metric][1],
             **{name: int(value) for name, value in numbers.items()},
         )
@@ -113,6 +143,21 @@ async def create_tables(
     await conn.execute(
         CREATE_GIN.format(name=_quote(f"{t.objects_name}_payload"), objects=_quote(t.objects_name))
     )
+    await create_adjustment_tables(conn, collection)
+
+
+async def create_adjustment_tables(
+    conn: asyncpg.Connection | PoolConnectionProxy[asyncpg.Record], collection: Collection | NewCollection
+) -> None:
+    """Create the originals and personal tables (idempotent; collections made before improvement
+    existed get them lazily through this, under the caller's lock)."""
+    t = tables(collection)
+    dim = int(collection.dim)
+    await conn.execute(t.sql(CREATE_ORIGINALS, dim=dim))
+    await conn.execute(t.sql(CREATE_PERSONAL, dim=dim))
+    # Re-embedding and deletes find an object's personal rows by object_id, not by user.
+    by_object = _quote(f"{t.personal_name}_object")
+    await conn.execute(CREATE_PERSONAL_BY_OBJECT.format(name=by_object, personal=_quote(t.personal_name)))
 
 
 async def drop_tables(
@@ -120,4 +165,4 @@ async def drop_tables(
 ) -> None:
     """Drop a collection's tables (and with them their indexes); absent tables are fine."""
     t = tables(collection)
-    await conn.execute(t.sql("DROP TABLE IF EXISTS {parts}, {objects}"))
+    await conn.execute(t.sql("DROP TABLE IF EXISTS {personal}, {originals}, {parts}, {objects}"))

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import msgspec
+from asyncpg.pool import PoolConnectionProxy
 
 from functions.records import Collection, ObjectWrite, StoredObject
 from jobs.stores import vector_reads
 from jobs.stores.vector_reads import BlueReader
 from jobs.stores.vector_schema import tables
+
+Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 
 
 class PostgresVectorStore:
@@ -21,6 +24,7 @@ class PostgresVectorStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._adjustable: set[str] = set()  # collections seen with adjustment tables
 
     COUNTS = "SELECT (SELECT count(*) FROM {objects}) AS objects, (SELECT count(*) FROM {parts}) AS parts"
 
@@ -48,6 +52,11 @@ class PostgresVectorStore:
             content_hash = EXCLUDED.content_hash, payload = EXCLUDED.payload,
             avg_vector = EXCLUDED.avg_vector, updated_at = now()"""
     DELETE_PARTS = "DELETE FROM {parts} WHERE object_id = ANY($1::text[])"
+    # Re-embedded content drops its adjustments: they described the old text's vectors, and the new
+    # vectors are the originals from now on (README, "Online improvement").
+    HAS_ADJUSTMENTS = "SELECT to_regclass($1) IS NOT NULL"
+    DROP_ADJUSTMENTS = """WITH o AS (DELETE FROM {originals} WHERE object_id = ANY($1::text[]))
+        DELETE FROM {personal} WHERE object_id = ANY($1::text[])"""
 
     async def write(self, collection: Collection, objects: Sequence[ObjectWrite]) -> None:
         """Insert or replace objects with all their parts, in one transaction.
@@ -75,10 +84,22 @@ class PostgresVectorStore:
             await conn.copy_records_to_table("objects_staging", records=staged)
             await conn.execute(t.sql(self.MERGE_OBJECTS))
             await conn.execute(t.sql(self.DELETE_PARTS), [o.object_id for o in objects])
+            if await self._has_adjustments(conn, collection):
+                await conn.execute(t.sql(self.DROP_ADJUSTMENTS), [o.object_id for o in objects])
             # Old parts are gone and the owners are locked: plain COPY cannot conflict here.
             await conn.copy_records_to_table(
                 t.parts_name, records=parts, columns=["object_id", "part_index", "chunk", "vector"]
             )
+
+    async def _has_adjustments(self, conn: Conn, collection: Collection) -> bool:
+        """Whether the collection has adjustment tables (ones made before improvement get them lazily)."""
+        if collection.id in self._adjustable:
+            return True
+        # Both tables are created together, in one transaction: one name answers for the pair.
+        if await conn.fetchval(self.HAS_ADJUSTMENTS, tables(collection).originals_name):
+            self._adjustable.add(collection.id)
+            return True
+        return False
 
     # Every multi-row change locks its rows in id order first, as MERGE_OBJECTS does: writers that
     # overlap then queue behind each other instead of deadlocking.

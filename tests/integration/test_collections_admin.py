@@ -49,7 +49,8 @@ async def test_collection_lifecycle(ctx: Context, client: Client) -> None:
     assert added.status_code == 201, added.text
     second = added.json()
     assert (second["is_blue"], second["objects"], second["index_name"]) == (False, 0, index)
-    assert len(await tables_of(ctx, second["id"])) == 2
+    suffixes = [name.removeprefix(f"c_{second['id']}_") for name in await tables_of(ctx, second["id"])]
+    assert suffixes == ["objects", "originals", "parts", "personal"]
     listed = await get(client, f"/collections?index={index}")
     assert [c["id"] for c in listed["items"]] == [first["id"], second["id"]]
     assert {first["id"], second["id"]} <= {c["id"] for c in (await get(client, "/collections"))["items"]}
