@@ -43,7 +43,11 @@ async def sweep_pending(arq_ctx: dict[str, Any]) -> str:
             requeued += int(await ctx.queue.enqueue(task))
         except KeyError:
             log.error("pending task %s has kind %s that no pool runs", task.id, task.kind)
-    return f"requeued {requeued} of {len(stale)} stale pending tasks"
+    # A worker that died between finishing a task and enqueueing its webhook left it undelivered.
+    lost = await ctx.tasks.undelivered(ctx.config.tasks.stale_pending_s, limit=500)
+    for task in lost:
+        await ctx.queue.enqueue_webhook(task)
+    return f"requeued {requeued} of {len(stale)} stale pending tasks; {len(lost)} lost webhooks"
 
 
 async def sweep_idle_sessions(arq_ctx: dict[str, Any]) -> str:

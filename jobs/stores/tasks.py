@@ -154,6 +154,18 @@ class PostgresTaskStore:
         rows = await self._pool.fetch(self.STALE, older_than_s, limit)
         return [msgspec.convert(dict(r), Task) for r in rows]
 
+    UNDELIVERED = f"""SELECT {COLUMNS} FROM tasks t
+        WHERE status IN ('done', 'failed', 'cancelled') AND callback_url IS NOT NULL
+          AND finished_at < now() - make_interval(secs => $1)
+          AND finished_at > now() - interval '1 day'
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.task_id = t.id)
+        ORDER BY finished_at LIMIT $2"""
+
+    async def undelivered(self, older_than_s: float, limit: int) -> list[Task]:
+        """Ended tasks whose callback was never attempted (the worker died before enqueueing it)."""
+        rows = await self._pool.fetch(self.UNDELIVERED, older_than_s, limit)
+        return [msgspec.convert(dict(r), Task) for r in rows]
+
 
 def _encode_cursor(task: Task) -> str:
     raw = f"{task.created_at.isoformat()}|{task.id}".encode()

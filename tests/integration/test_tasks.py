@@ -219,6 +219,6 @@ async def test_lost_enqueue_is_repaired_by_the_sweep(ctx: Context, client: Clien
     await test_ctx.queue.redis.flushdb()  # the job is gone; the task row says pending
     impatient = msgspec.structs.replace(ctx.config.tasks, stale_pending_s=0.0)
     sweep_ctx = dataclasses.replace(test_ctx, config=msgspec.structs.replace(ctx.config, tasks=impatient))
-    assert (await sweep_pending({"app": sweep_ctx})) == "requeued 1 of 1 stale pending tasks"
+    assert (await sweep_pending({"app": sweep_ctx})) == "requeued 1 of 1 stale pending tasks; 0 lost webhooks"
     await drain("cpu")
     assert (await task_json(client, accepted.task_id))["status"] == "done"

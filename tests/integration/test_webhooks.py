@@ -17,6 +17,7 @@ from functions.errors import InvalidInput
 from functions.tasks import handler
 from functions.tasks.messages import NewTask
 from functions.webhooks.logic import verify
+from jobs.maintenance import sweep_pending
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.receiver import receiver
 from tests.support.workers import drain, with_test_jobs
@@ -108,3 +109,18 @@ async def test_private_targets_need_config(ctx: Context, url: str) -> None:
         await handler.submit(echo(url), strict_ctx)
     accepted = await handler.submit(echo(url), with_test_jobs(ctx))  # test env allows loopback
     assert accepted.created
+
+
+async def test_a_webhook_lost_with_its_worker_is_sent_by_the_sweep(ctx: Context, config: AppConfig) -> None:
+    """The task ended, but its delivery job never reached Redis: the cpu pool's sweep sends it."""
+    test_ctx = with_test_jobs(ctx)
+    with receiver() as hook:
+        accepted = await handler.submit(echo(hook.url, value="lost"), test_ctx)
+        await ctx.tasks.start_attempt(accepted.task_id)
+        await ctx.tasks.finish(accepted.task_id, "done", result={"value": "lost"})  # no enqueue_webhook
+        impatient = msgspec.structs.replace(ctx.config.tasks, stale_pending_s=0.0)
+        sweep_ctx = dataclasses.replace(test_ctx, config=msgspec.structs.replace(ctx.config, tasks=impatient))
+        assert (await sweep_pending({"app": sweep_ctx})).endswith("; 1 lost webhooks")
+        await drain("cpu")
+        assert (await sweep_pending({"app": sweep_ctx})).endswith("; 0 lost webhooks")  # delivered now
+    assert [json.loads(d.body)["id"] for d in hook.deliveries] == [accepted.task_id]
