@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from msgspec import Meta, field
 
 from functions.structs import Struct
+from functions.training_records import SearchSpace
 
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegFloat = Annotated[float, Meta(ge=0)]
@@ -158,6 +159,48 @@ class ImprovementConfig(Struct, frozen=True, kw_only=True):
     sweep_retry_s: PositiveInt = 300
 
 
+class FineTuningPreset(Struct, frozen=True, kw_only=True):
+    """One fine-tuning preset (tiny, small, default); a task's `overrides` are validated into it."""
+
+    # Fewer usable (relevant, clicked) sessions than this: the task ends "not_enough_feedback".
+    min_sessions: PositiveInt = 50
+    # Share of distinct queries held out for evaluation (split by query, from the seed).
+    eval_fraction: Annotated[float, Meta(gt=0, lt=1)] = 0.2
+    hard_negatives_per_query: Annotated[int, Meta(ge=0, le=100)] = 5
+    max_negatives_per_example: Annotated[int, Meta(ge=0, le=200)] = 8
+    # Eval corpus: every object up to this many; beyond, relevant ∪ hard negatives ∪ a fixed sample.
+    eval_corpus_limit: PositiveInt = 20_000
+    promotion_margin: NonNegFloat = 0.01
+    loss: Literal["mnrl", "cached_mnrl"] = "mnrl"
+    n_trials: PositiveInt = 1
+    timeout_s: Annotated[float, Meta(gt=0)] = 3600.0
+    max_seq_length: PositiveInt = 256
+    seed: int = 13
+    search_space: SearchSpace = field(
+        default_factory=lambda: SearchSpace(
+            learning_rate=(1e-5, 5e-5),
+            epochs=[1],
+            batch_size=[16],
+            warmup_ratio=(0.0, 0.1),
+            scale=(20.0, 20.0),
+        )
+    )
+
+
+class FineTuningConfig(Struct, frozen=True, kw_only=True):
+    """Fine-tuning from the clickstream: presets, and limits on what one task reads."""
+
+    presets: dict[str, FineTuningPreset] = field(default_factory=lambda: {"default": FineTuningPreset()})
+    default_preset: str = "small"
+    # Sessions one task reads at most (newest beyond this are left out), in pages of session_page.
+    max_sessions: PositiveInt = 200_000
+    session_page: PositiveInt = 1000
+    # Texts (stored chunks) are cut to this many characters.
+    text_max_chars: PositiveInt = 2000
+    # The registered model of an index is f"{registered_model_prefix}{index}".
+    registered_model_prefix: str = "embedloop-"
+
+
 class AppConfig(Struct, frozen=True, kw_only=True):
     env: Literal["local", "test", "prod"]
     data_dir: str
@@ -175,6 +218,6 @@ class AppConfig(Struct, frozen=True, kw_only=True):
     search: SearchConfig
     clickstream: ClickstreamConfig
     improvement: ImprovementConfig
-    fine_tuning: StageConfig
+    fine_tuning: FineTuningConfig
     deployment: StageConfig
     reindex: StageConfig

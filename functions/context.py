@@ -11,12 +11,15 @@ from functions.ports import (
     ClickstreamStore,
     CollectionStore,
     Embedder,
+    FeedbackDataStore,
     HealthCheck,
     ImprovementStore,
     Loader,
+    ModelRegistry,
     Progress,
     Queue,
     TaskStore,
+    Trainer,
     VectorStore,
     WebhookTransport,
 )
@@ -50,7 +53,14 @@ class Context:
     progress: Progress = field(default_factory=NoProgress)
     # Connections to close at shutdown; only the process owner (bootstrap) calls them.
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()
+    # Only the gpu worker (and the finetune script) train; elsewhere these stay None.
+    trainer: Trainer | None = None
+    registry: ModelRegistry | None = None
+    # Fine-tuning's reads of sessions and stored texts (None where no process wired it).
+    feedback: FeedbackDataStore | None = None
+    # The task the handler runs for (set with `progress`; None outside a task).
+    task_id: str | None = None
 
-    def with_progress(self, progress: Progress) -> Context:
-        """Return a copy whose handler calls report to `progress`."""
-        return dataclasses.replace(self, progress=progress)
+    def with_progress(self, progress: Progress, task_id: str | None = None) -> Context:
+        """Return a copy whose handler calls report to `progress` (for task `task_id`)."""
+        return dataclasses.replace(self, progress=progress, task_id=task_id)

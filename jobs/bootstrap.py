@@ -17,12 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from functions.config import AppConfig
 from functions.context import Context
-from functions.ports import Embedder, HealthCheck
+from functions.ports import Embedder, HealthCheck, ModelRegistry, Trainer
 from jobs.envfile import load_env_file
 from jobs.secrets import ensure_local_secrets, require_prod_secrets
 from jobs.stores import (
     clickstream,
     collections,
+    feedback_data,
     improvement,
     loaders,
     postgres,
@@ -37,6 +38,10 @@ CONF_DIR = ROOT / "conf"
 log = logging.getLogger("embedloop")
 _compose_lock = threading.Lock()  # Hydra's global state is not thread-safe
 EMBEDDERS = {"local": "jobs.stores.local_embedder:LocalEmbedder"}
+# Processes that fine-tune (the gpu pool; scripts/finetune builds the same role): only they import the
+# training code (torch, sentence-transformers' trainer, Optuna, MLflow).
+TRAINING_ROLES = frozenset({"worker-gpu"})
+TRAINING = "jobs.training.trainer:build_ports"
 
 
 def load_config(overrides: tuple[str, ...] = ()) -> AppConfig:
@@ -112,6 +117,15 @@ def build_embedder(config: AppConfig) -> Embedder:
     return embedder
 
 
+def build_training(config: AppConfig) -> tuple[Trainer, ModelRegistry]:
+    """The Trainer and ModelRegistry adapters, imported by name only here: torch and MLflow stay out
+    of every process that does not train (import-linter sees through a plain lazy import)."""
+    module, _, name = TRAINING.partition(":")
+    build = getattr(importlib.import_module(module), name)
+    ports: tuple[Trainer, ModelRegistry] = build(config)
+    return ports
+
+
 async def build_context(config: AppConfig, role: str) -> Context:
     """Connect every adapter; the schema is migrated first so no process sees an old one."""
     applied = await postgres.prepare_schema(config.database)
@@ -126,6 +140,7 @@ async def build_context(config: AppConfig, role: str) -> Context:
         queue.RedisHealth(redis),
         EmbedderHealth(embedder),
     )
+    trainer, registry = build_training(config) if role in TRAINING_ROLES else (None, None)
     return Context(
         config=config,
         tasks=tasks.PostgresTaskStore(pool),
@@ -137,8 +152,11 @@ async def build_context(config: AppConfig, role: str) -> Context:
         loader=loaders.SourceLoader(config.database.url),
         improvement=improvement.PostgresImprovementStore(pool),
         clicks=clickstream.PostgresClickstreamStore(pool),
+        feedback=feedback_data.PostgresFeedbackData(pool),
         health=health,
         closers=(transport.aclose, redis.aclose, pool.close),
+        trainer=trainer,
+        registry=registry,
     )
 
 

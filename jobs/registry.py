@@ -56,6 +56,12 @@ JOBS: dict[str, JobSpec] = {
             "functions.improvement.messages:ApplyRequest",
             "cpu",
         ),
+        JobSpec(
+            "fine_tuning.run",
+            "functions.fine_tuning.handler:run",
+            "functions.fine_tuning.messages:FineTuningRequest",
+            "gpu",
+        ),
     )
 }
 

@@ -38,7 +38,7 @@ def make_job(spec: JobSpec, max_tries: int) -> ArqJob:
         progress = TaskProgress(ctx.tasks, task_id, ctx.config.tasks.progress_interval_s)
         try:
             request = msgspec.convert(task.request, spec.resolve_request())
-            result = await spec.resolve_handler()(request, ctx.with_progress(progress))
+            result = await spec.resolve_handler()(request, ctx.with_progress(progress, task_id))
         except TaskCancelled:
             await _end(ctx, task_id, "cancelled")
             return "cancelled"

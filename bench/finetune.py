@@ -1,0 +1,186 @@
+"""Fine-tuning from clicks: nDCG@10 on the held-out TEST qrels of the base model and the tuned one.
+
+`python -m bench.finetune [--dataset DIR] [--preset small] [--seed N] [--users 3] [--threads N]`
+
+Against a stack started here (web + cpu + gpu workers on the bench database and Redis db, MLflow under
+.data/bench-mlflow): a fresh index holding a BEIR folder's corpus (Cranfield by default) is upserted;
+simulated users (scripts/simulate_clicks.simulate) search and click on the TRAIN queries only (never the
+qrels directly: the click model reads the grades the way a user would judge a shown result); then one
+`POST /fine-tuning/tasks` with the preset runs on the gpu pool. Both the base model and the registered
+challenger are then measured the same way here: exact best-part search over the corpus chunked as the
+upsert task chunks it, on the TEST queries and their graded qrels. `finetune_minutes` is the fine-tuning
+task's own running time (started_at → finished_at).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from bench import LOG_DIR, ROOT, bench_environment, dataset_or_none, print_table
+from functions.upsertion.logic import render
+from jobs.bootstrap import load_config
+from jobs.stores.local_embedder import LocalEmbedder, resolve_model_path
+from scripts import beir
+from scripts.api_client import Api
+from scripts.ir_metrics import exact_best_part, mean_ndcg
+from scripts.sample_catalog import Catalog
+from scripts.simulate_clicks import simulate, wait_applied
+from scripts.stack import running_stack
+
+CLICKS = ROOT / "conf" / "scripts" / "simulate_clicks.yaml"
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", help="a BEIR-layout folder (default ../shared/data/cranfield)")
+    parser.add_argument("--preset", default="small", help="fine-tuning preset (default small)")
+    parser.add_argument("--seed", type=int, help="fine-tuning seed (default: the preset's)")
+    parser.add_argument("--users", type=int, default=3, help="simulated users per train query (default 3)")
+    parser.add_argument("--threads", type=int, help="torch threads of the workers (default: every core)")
+    parser.add_argument("--port", type=int, default=8784)
+    return parser.parse_args()
+
+
+def chunks_of(items: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Every item's chunks as the upsert task makes them, and the object each chunk belongs to."""
+    config = load_config()
+    embedder = LocalEmbedder(config.model, config.embedder)
+
+    async def split_all() -> tuple[list[str], list[str]]:
+        texts, owners = [], []
+        for item in items:
+            text = render(item["content"], None, None)
+            for chunk in await embedder.split(
+                text, config.upsertion.chunk_max_tokens, config.upsertion.chunk_overlap_tokens
+            ):
+                texts.append(chunk)
+                owners.append(str(item["object_id"]))
+        return texts, owners
+
+    return asyncio.run(split_all())
+
+
+def test_ndcg(model_path: str, chunks: list[str], owners: list[str], test: Catalog, threads: int) -> float:
+    """Mean nDCG@10 of the test queries by exact best-part search with the model at `model_path`."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(threads)
+    config = load_config()
+    model = SentenceTransformer(resolve_model_path(model_path), device="cpu")
+    model.max_seq_length = min(config.model.max_seq_length, model.max_seq_length or 512)
+    kw = {"batch_size": config.model.batch_size, "normalize_embeddings": True, "show_progress_bar": False}
+    parts = model.encode(chunks, **kw)
+    ids = list(test.queries)
+    queries = model.encode([test.queries[q] for q in ids], **kw)
+    ranked = exact_best_part(queries, parts, owners, k=10)
+    return mean_ndcg(dict(zip(ids, ranked, strict=True)), test.qrels, k=10)
+
+
+def tuned_model(name: str, version: str, dst: str) -> str:
+    """A local copy of the registered version's sentence-transformers folder."""
+    import mlflow.artifacts
+
+    from jobs.stores.mlflow_registry import MODEL_SUBDIR
+
+    uri = load_config().mlflow.tracking_uri
+    path = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{name}/{version}", dst_path=dst, tracking_uri=uri, registry_uri=uri
+    )
+    return str(Path(path) / MODEL_SUBDIR)
+
+
+def feedback_and_finetune(api: Api, args: argparse.Namespace, folder: Path, index: str) -> dict[str, Any]:
+    """Index the corpus, simulate clicks on the train queries, run one fine-tuning task; its record."""
+    train = beir.load(folder, "train")
+    api.call("POST", "/indexes", json={"name": index})
+    began = time.monotonic()
+    for start in range(0, len(train.items), 500):
+        batch = train.items[start : start + 500]
+        accepted = api.call("POST", "/items/upsert", json={"index": index, "items": batch})
+        api.wait_task(accepted["task_id"], f"upsert {start + len(batch)}/{len(train.items)}")
+    print(f"upsert: {len(train.items)} items in {time.monotonic() - began:.0f} s", flush=True)
+    cfg = OmegaConf.merge(OmegaConf.load(CLICKS), {"users_per_query": args.users})
+    report = simulate(api, train, cfg, index=index)
+    wait_applied(api, report.task_ids)
+    print(f"clicks: {report.summary()}", flush=True)
+    body: dict[str, Any] = {"index": index, "preset": args.preset}
+    if args.seed is not None:
+        body["seed"] = args.seed
+    accepted = api.call("POST", "/fine-tuning/tasks", json=body)
+    task = api.wait_task(accepted["task_id"], "fine-tuning", timeout_s=3600)
+    return task
+
+
+def main() -> None:
+    args = arguments()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    folder = dataset_or_none(args.dataset)
+    if folder is None:
+        raise SystemExit("bench.finetune needs a BEIR folder with qrels/train.tsv and qrels/test.tsv")
+    # Its own MLflow store, set before any config is composed (this process reads the version back).
+    mlflow_dir = ROOT / ".data" / "bench-mlflow"
+    mlflow_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{mlflow_dir}/mlflow.db"
+    os.environ["MLFLOW_ARTIFACTS_URI"] = str(mlflow_dir / "artifacts")
+    env, key = bench_environment()
+    threads = args.threads or os.cpu_count() or 1
+    overrides = f"{os.environ.get('EMBEDLOOP_OVERRIDES', '')} embedder.torch_threads={threads}"
+    env |= {
+        "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"],
+        "MLFLOW_ARTIFACTS_URI": os.environ["MLFLOW_ARTIFACTS_URI"],
+        "EMBEDLOOP_OVERRIDES": overrides,
+    }
+    index = f"bench_ft_{uuid.uuid4().hex[:8]}"
+    with running_stack(args.port, env, LOG_DIR) as url:
+        task = feedback_and_finetune(Api(url, key), args, folder, index)
+    result = task["result"]
+    minutes = (_ts(task["finished_at"]) - _ts(task["started_at"])) / 60
+    if result.get("status") != "trained" or not result.get("registered_version"):
+        raise SystemExit(f"fine-tuning did not train: {result}")
+
+    test = beir.load(folder, "test")
+    chunks, owners = chunks_of(test.items)
+    base = test_ndcg(load_config().model.path, chunks, owners, test, threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        name = f"{load_config().fine_tuning.registered_model_prefix}{index}"
+        path = tuned_model(name, result["registered_version"], tmp)
+        tuned = test_ndcg(path, chunks, owners, test, threads)
+    gain = 100 * (tuned - base) / base if base else 0.0
+    rows = [
+        (
+            "held-out clicks (eval split)",
+            result["champion"]["ndcg_at_10"],
+            result["challenger"]["ndcg_at_10"],
+        ),
+        (f"{folder.name} TEST qrels, exact search", base, tuned),
+    ]
+    print_table(["nDCG@10", "base", "tuned"], rows)
+    trials = f"{result['trials_completed']} trials completed, {result['trials_pruned']} pruned"
+    print(
+        f"preset {args.preset}: {trials}; best {result['best_params']}; promoted {result['promoted']};"
+        f" sessions {result['sessions']}"
+    )
+    print(f"finetune_ndcg10_base: {base:.4f}")
+    print(f"finetune_ndcg10_tuned: {tuned:.4f}")
+    print(f"finetune_ndcg10_gain_pct: {gain:.2f}")
+    print(f"finetune_minutes: {minutes:.2f}")
+
+
+def _ts(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Reads a task's data through the FeedbackDataStore port and assembles the TrainingSet.
+
+Texts are the stored chunks, never a loader's: for training, each object's part most similar to the
+query's vector (the passage the search matched; part 0 when the session has no usable vector); for the
+evaluation corpus, each object's part 0 (the same text for every query, as a ranker needs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from functions.config import AppConfig, FineTuningPreset
+from functions.feedback_records import FeedbackSession, SessionWindow
+from functions.fine_tuning import logic
+from functions.fine_tuning.messages import FineTuningRequest
+from functions.fine_tuning.pairs import QueryFeedback, negatives_for
+from functions.ports import FeedbackDataStore, Progress
+from functions.records import Collection
+from functions.training_records import EvalQuery, Example, TrainingSet
+
+
+async def read_sessions(
+    req: FineTuningRequest, store: FeedbackDataStore, config: AppConfig, progress: Progress
+) -> list[FeedbackSession]:
+    """The index's relevant sessions in [since, until), oldest first, at most max_sessions."""
+    cfg = config.fine_tuning
+    out: list[FeedbackSession] = []
+    after: tuple[datetime, str] | None = None
+    while len(out) < cfg.max_sessions:
+        await progress.check_cancelled()
+        limit = min(cfg.session_page, cfg.max_sessions - len(out))
+        window = SessionWindow(index=req.index, since=req.since, until=req.until, after=after, limit=limit)
+        page = await store.sessions(window)
+        out.extend(page)
+        if len(page) < limit:
+            break
+        after = (page[-1].created_at, page[-1].session_id)
+    return out
+
+
+async def _mined(
+    fb: QueryFeedback, store: FeedbackDataStore, collection: Collection, preset: FineTuningPreset
+) -> list[str]:
+    """Hard negatives: the objects nearest the query's vector that are neither its positives nor
+    already its skipped negatives."""
+    k = preset.hard_negatives_per_query
+    if k == 0 or fb.vector is None or len(fb.vector) != collection.dim:
+        return []
+    return await store.nearest(collection, fb.vector, k, sorted(fb.positives.keys() | fb.skipped))
+
+
+async def build(
+    train_fb: Sequence[QueryFeedback],
+    eval_fb: Sequence[QueryFeedback],
+    *,
+    store: FeedbackDataStore,
+    collection: Collection,
+    preset: FineTuningPreset,
+    config: AppConfig,
+    seed: int,
+    progress: Progress,
+) -> TrainingSet:
+    """Examples of the train queries, the eval queries and the corpus both models are ranked on."""
+    max_chars = config.fine_tuning.text_max_chars
+    cap = preset.max_negatives_per_example
+    examples: list[Example] = []
+    total = len(train_fb) + len(eval_fb) + 1
+    for i, fb in enumerate(train_fb):
+        await progress.report(i, total, f"preparing query {i + 1} of {len(train_fb)}")
+        negatives = negatives_for(fb, await _mined(fb, store, collection, preset), cap)
+        ids = [*sorted(fb.positives), *negatives]
+        vector = fb.vector if fb.vector is not None and len(fb.vector) == collection.dim else None
+        texts = await store.texts(collection, ids, vector, max_chars)
+        found = logic.example(fb, negatives, texts)
+        if found is not None:
+            examples.append(found)
+    wanted: set[str] = set()
+    for fb in eval_fb:
+        wanted |= fb.positives.keys()
+        wanted.update(await _mined(fb, store, collection, preset))
+    # The sample is every object while the collection is within the limit.
+    wanted.update(await store.sample_ids(collection, preset.eval_corpus_limit, seed))
+    await progress.report(total - 1, total, f"reading {len(wanted)} corpus texts")
+    corpus = await store.texts(collection, sorted(wanted), None, max_chars)
+    evals = [q for q in (logic.eval_query(fb, corpus) for fb in eval_fb) if q is not None]
+    sessions = sum(fb.sessions for fb in [*train_fb, *eval_fb])
+    return logic.training_set(examples, _used(evals), corpus, sessions)
+
+
+def _used(evals: list[EvalQuery]) -> list[EvalQuery]:
+    """Eval queries sorted by id (the set hashes the same whatever order sessions came in)."""
+    return sorted(evals, key=lambda q: q.query_id)

@@ -1,0 +1,124 @@
+"""Fine-tuning entry points: submit a task (validated preset and overrides), and run it (the gpu job)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+
+from functions.context import Context
+from functions.errors import InvalidInput, NotFound, PermanentFailure
+from functions.fine_tuning import data, logic
+from functions.fine_tuning.messages import FineTuningRequest, FineTuningResult, FineTuningSubmission
+from functions.fine_tuning.pairs import merge_sessions, usable_sessions
+from functions.fine_tuning.reporting import bridged
+from functions.fine_tuning.split import split_by_query
+from functions.tasks import handler as tasks
+from functions.tasks.messages import Accepted, NewTask
+from functions.training_records import TrainingOutcome
+
+RUN_KIND = "fine_tuning.run"
+
+
+def _check(req: FineTuningRequest | FineTuningSubmission) -> None:
+    if req.since is not None and req.until is not None and req.since >= req.until:
+        raise InvalidInput("since must be before until", field="since")
+
+
+async def submit(body: FineTuningSubmission, ctx: Context) -> Accepted:
+    """Validate the preset, its overrides and the index, then queue `fine_tuning.run` on the gpu pool."""
+    _check(body)
+    logic.resolve_preset(ctx.config, body.preset, body.overrides)
+    if await ctx.collections.get_index(body.index) is None:
+        raise NotFound(f"index {body.index!r} does not exist", field="index")
+    new = NewTask(
+        kind=RUN_KIND,
+        request=msgspec.to_builtins(body.request()),
+        idempotency_key=body.idempotency_key,
+        callback_url=body.callback_url,
+    )
+    return await tasks.submit(new, ctx)
+
+
+async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
+    """Sessions → TrainingSet → the Trainer's study → the result; too little feedback ends early,
+    without a training run."""
+    _check(req)
+    preset = logic.resolve_preset(ctx.config, req.preset, req.overrides)
+    seed = preset.seed if req.seed is None else req.seed
+    store = ctx.feedback
+    if store is None:
+        raise PermanentFailure("this process has no feedback-data store")
+    collection = await ctx.collections.blue(req.index)
+    if collection is None:
+        raise PermanentFailure(f"index {req.index!r} has no live collection")
+    sessions = await data.read_sessions(req, store, ctx.config, ctx.progress)
+    feedback = merge_sessions(sessions, logic.weighing(ctx.config))
+    usable = usable_sessions(feedback)
+    base = FineTuningResult(
+        status="not_enough_feedback",
+        index=req.index,
+        preset=req.preset,
+        sessions=usable,
+        needed=preset.min_sessions,
+    )
+    if usable < preset.min_sessions:
+        return msgspec.structs.replace(base, detail=f"{usable} usable sessions, {preset.min_sessions} needed")
+    train_fb, eval_fb = split_by_query(feedback, preset.eval_fraction, seed)
+    dataset = await data.build(
+        train_fb,
+        eval_fb,
+        store=store,
+        collection=collection,
+        preset=preset,
+        config=ctx.config,
+        seed=seed,
+        progress=ctx.progress,
+    )
+    counts: dict[str, Any] = {
+        "train_queries": len(dataset.train),
+        "eval_queries": len(dataset.eval_queries),
+        "corpus_size": len(dataset.corpus),
+        "dataset_hash": dataset.dataset_hash,
+    }
+    if not dataset.train or not dataset.eval_queries:
+        detail = "no query with stored positives left for " + (
+            "training" if not dataset.train else "evaluation"
+        )
+        return msgspec.structs.replace(base, detail=detail, **counts)
+    if ctx.trainer is None:
+        raise PermanentFailure("this process has no trainer (fine_tuning.run runs on the gpu pool)")
+    name = f"{ctx.config.fine_tuning.registered_model_prefix}{req.index}"
+    champion = await ctx.registry.champion(name) if ctx.registry is not None else None
+    task_id = ctx.task_id or f"local-{uuid.uuid4().hex[:12]}"
+    plan = logic.plan(
+        task_id=task_id, index=req.index, preset=preset, config=ctx.config, champion=champion, seed=seed
+    )
+    async with bridged(ctx.progress, ctx.config.tasks.progress_interval_s) as reporter:
+        outcome = await ctx.trainer.run(plan, dataset, reporter)
+    return _trained(base, outcome, plan.base_model_name, plan.base_version, counts)
+
+
+def _trained(
+    base: FineTuningResult,
+    outcome: TrainingOutcome,
+    base_model: str,
+    base_version: str | None,
+    counts: dict[str, Any],
+) -> FineTuningResult:
+    return msgspec.structs.replace(
+        base,
+        status="trained",
+        base_model=base_model,
+        base_version=base_version,
+        champion=outcome.champion,
+        challenger=outcome.challenger,
+        promoted=outcome.promoted,
+        registered_version=outcome.registered_version,
+        best_params=outcome.best_params,
+        trials_completed=outcome.trials_completed,
+        trials_pruned=outcome.trials_pruned,
+        mlflow_run_id=outcome.mlflow_run_id,
+        **counts,
+    )

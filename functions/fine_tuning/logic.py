@@ -1,0 +1,127 @@
+"""Pure fine-tuning rules: presets with overrides, the TrainingSet from per-query feedback, the plan."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from functions.config import AppConfig, FineTuningPreset
+from functions.errors import InvalidInput
+from functions.fine_tuning.pairs import QueryFeedback, Weighing
+from functions.fine_tuning.split import query_id
+from functions.training_records import EvalQuery, Example, TrainingPlan, TrainingSet
+
+_PATH = re.compile(r"at `\$\.?([^`]*)`")
+_UNKNOWN = re.compile(r"unknown field `([^`]*)`")
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` laid over it; nested tables (search_space) merge key by key."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_preset(config: AppConfig, name: str, overrides: Mapping[str, Any] | None) -> FineTuningPreset:
+    """The named preset with `overrides` applied, validated as a whole: an unknown key or a bad value
+    is InvalidInput naming "overrides.<key>" (dotted for nested keys)."""
+    preset = config.fine_tuning.presets.get(name)
+    if preset is None:
+        raise InvalidInput(f"unknown preset {name!r}", field="preset")
+    if not overrides:
+        return preset
+    merged = _merge(msgspec.to_builtins(preset), overrides)
+    try:
+        return msgspec.convert(merged, FineTuningPreset)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        path = _PATH.search(message)
+        unknown = _UNKNOWN.search(message)
+        parts = [path.group(1) if path else "", unknown.group(1) if unknown else ""]
+        key = re.sub(r"\[\d+\]", "", ".".join(p for p in parts if p)) or next(iter(overrides))
+        raise InvalidInput(f"bad override: {message}", field=f"overrides.{key}") from exc
+
+
+def weighing(config: AppConfig) -> Weighing:
+    """Event weights and dwell scaling, as the clickstream group configures them."""
+    c = config.clickstream
+    return Weighing(event_weights=c.event_weights, dwell_full_ms=c.dwell_full_ms, dwell_floor=c.dwell_floor)
+
+
+def example(fb: QueryFeedback, negatives: Sequence[str], texts: Mapping[str, str]) -> Example | None:
+    """One training example from the texts found (objects gone from the collection are left out);
+    None without any positive text."""
+    ranked = [(oid, w) for oid, w in fb.ranked_positives() if texts.get(oid)]
+    if not ranked:
+        return None
+    return Example(
+        query=fb.query,
+        positives=[texts[oid] for oid, _ in ranked],
+        positive_weights=[w for _, w in ranked],
+        negatives=[texts[oid] for oid in negatives if texts.get(oid)],
+    )
+
+
+def eval_query(fb: QueryFeedback, corpus: Mapping[str, str]) -> EvalQuery | None:
+    """A held-out query whose gains are its positive weights, over relevant objects in the corpus."""
+    relevant = {oid: w for oid, w in fb.ranked_positives() if oid in corpus}
+    if not relevant:
+        return None
+    return EvalQuery(query_id=query_id(fb.key), query=fb.query, relevant=relevant)
+
+
+def dataset_hash(train: Sequence[Example], evals: Sequence[EvalQuery], corpus: Mapping[str, str]) -> str:
+    """sha256 over the canonical JSON (sorted keys) of the data."""
+    data = {"train": list(train), "eval_queries": list(evals), "corpus": dict(corpus)}
+    return hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
+
+
+def training_set(
+    train: Sequence[Example], evals: Sequence[EvalQuery], corpus: Mapping[str, str], sessions: int
+) -> TrainingSet:
+    """The TrainingSet with its hash; the corpus sorted by id."""
+    ordered = {oid: corpus[oid] for oid in sorted(corpus)}
+    return TrainingSet(
+        train=list(train),
+        eval_queries=list(evals),
+        corpus=ordered,
+        dataset_hash=dataset_hash(train, evals, ordered),
+        session_count=sessions,
+    )
+
+
+def plan(
+    *,
+    task_id: str,
+    index: str,
+    preset: FineTuningPreset,
+    config: AppConfig,
+    champion: tuple[str, str] | None,
+    seed: int,
+) -> TrainingPlan:
+    """The TrainingPlan: start from the registered champion when there is one, else the configured model."""
+    version, path = champion if champion is not None else (None, config.model.path)
+    return TrainingPlan(
+        task_id=task_id,
+        index=index,
+        base_model_path=path,
+        base_model_name=config.model.name,
+        base_version=version,
+        registered_model_name=f"{config.fine_tuning.registered_model_prefix}{index}",
+        loss=preset.loss,
+        n_trials=preset.n_trials,
+        timeout_s=preset.timeout_s,
+        search_space=preset.search_space,
+        max_seq_length=preset.max_seq_length,
+        seed=seed,
+        promotion_margin=preset.promotion_margin,
+        output_dir=f"{config.data_dir}/fine_tuning/{task_id}",
+    )

@@ -1,0 +1,91 @@
+"""Records fine-tuning speaks across the Trainer port: the training data, the plan, the outcome.
+
+The fine-tuning stage builds a TrainingSet and a TrainingPlan; the Trainer adapter (jobs/training)
+runs the study and answers a TrainingOutcome. Both sides import this module, never each other.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from functions.structs import Struct
+
+
+class Example(Struct, frozen=True, kw_only=True):
+    """One training query."""
+
+    query: str
+    positives: list[str]  # texts (stored chunks) of clicked items, best first
+    positive_weights: list[float]  # same length as positives
+    negatives: list[str]  # texts of skipped-above + mined hard negatives (false negatives removed)
+
+
+class EvalQuery(Struct, frozen=True, kw_only=True):
+    """One held-out query and the gains of its relevant objects."""
+
+    query_id: str
+    query: str
+    relevant: dict[str, float]  # object_id -> gain (clicked items, weighted)
+
+
+class TrainingSet(Struct, frozen=True, kw_only=True):
+    """What a run trains and evaluates on."""
+
+    train: list[Example]
+    eval_queries: list[EvalQuery]
+    corpus: dict[str, str]  # object_id -> text: the candidates both models are ranked on
+    dataset_hash: str  # sha256 over the canonical JSON of the above
+    session_count: int
+
+
+class SearchSpace(Struct, frozen=True, kw_only=True):
+    """Ranges the study samples hyper-parameters from."""
+
+    learning_rate: tuple[float, float]  # log-uniform
+    epochs: list[int]
+    batch_size: list[int]
+    warmup_ratio: tuple[float, float]
+    scale: tuple[float, float]  # MNRL scale (temperature inverse)
+
+
+class TrainingPlan(Struct, frozen=True, kw_only=True):
+    """Everything a Trainer needs besides the data."""
+
+    task_id: str
+    index: str
+    # A sentence-transformers directory (or "pkg:<module>", see
+    # jobs/stores/local_embedder.resolve_model_path).
+    base_model_path: str
+    base_model_name: str
+    base_version: str | None  # registered MLflow version of the champion, if any
+    registered_model_name: str  # e.g. f"embedloop-{index}"
+    loss: Literal["mnrl", "cached_mnrl"]
+    n_trials: int
+    timeout_s: float
+    search_space: SearchSpace
+    max_seq_length: int
+    seed: int
+    promotion_margin: float  # relative: promote if tuned_ndcg >= base_ndcg * (1 + margin) and > base
+    output_dir: str  # scratch dir for checkpoints (under config.data_dir)
+
+
+class ModelScores(Struct, frozen=True, kw_only=True):
+    """IR metrics of one model on the eval queries."""
+
+    ndcg_at_10: float
+    mrr_at_10: float
+    recall_at_100: float
+
+
+class TrainingOutcome(Struct, frozen=True, kw_only=True):
+    """What a finished study produced."""
+
+    best_params: dict[str, float | int]
+    trials_completed: int
+    trials_pruned: int
+    champion: ModelScores
+    challenger: ModelScores
+    promoted: bool
+    model_dir: str | None  # the best model saved locally
+    registered_version: str | None  # set only when registered (challenger alias)
+    mlflow_run_id: str | None

@@ -1,0 +1,100 @@
+"""FeedbackDataStore on Postgres: relevant sessions with their events, stored chunk texts, hard negatives."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import asyncpg
+import numpy as np
+
+from functions.feedback_records import FeedbackSession, SessionWindow
+from functions.ports import Vectors
+from functions.records import Collection, FeedbackEvent
+from jobs.stores.improvement_unit import vector_or_none
+from jobs.stores.vector_schema import tables
+
+# Keyset paging on (created_at, session_id), which sessions_by_time indexes.
+SESSIONS = """SELECT session_id, query, query_vector, shown, shown_offset, created_at FROM sessions
+    WHERE index_name = $1 AND NOT irrelevant
+        AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)
+        AND ($4::timestamptz IS NULL OR (created_at, session_id) > ($4::timestamptz, $5::text))
+    ORDER BY created_at, session_id LIMIT $6"""
+EVENTS = """SELECT session_id, type, object_id, rank, dwell_ms FROM events WHERE session_id = ANY($1::text[])
+    ORDER BY session_id, occurred_at, event_id"""
+# One part per object: the nearest to the query vector, or part 0.
+BEST_PARTS = """SELECT DISTINCT ON (object_id) object_id, left(chunk, $3) AS text FROM {parts}
+    WHERE object_id = ANY($1::text[]) ORDER BY object_id, vector {op} $2, part_index"""
+FIRST_PARTS = """SELECT object_id, left(chunk, $2) AS text FROM {parts}
+    WHERE object_id = ANY($1::text[]) AND part_index = 0"""
+NEAREST = """SELECT object_id FROM {objects} WHERE NOT (object_id = ANY($2::text[]))
+    ORDER BY avg_vector {op} $1 LIMIT $3"""
+# Exact search (no HNSW): hard negatives should be the true neighbours, and k is small.
+EXACT = "SELECT set_config('enable_indexscan', 'off', true)"
+SAMPLE = "SELECT object_id FROM {objects} ORDER BY md5($2::text || object_id), object_id LIMIT $1"
+
+
+class PostgresFeedbackData:
+    """Reads only; each method is one or two statements."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def sessions(self, window: SessionWindow) -> list[FeedbackSession]:
+        """Relevant sessions of the window, oldest first, with their events in time order."""
+        after_at, after_id = window.after if window.after is not None else (None, None)
+        rows = await self._pool.fetch(
+            SESSIONS, window.index, window.since, window.until, after_at, after_id, window.limit
+        )
+        if not rows:
+            return []
+        events: dict[str, list[FeedbackEvent]] = defaultdict(list)
+        for e in await self._pool.fetch(EVENTS, [r["session_id"] for r in rows]):
+            events[e["session_id"]].append(
+                FeedbackEvent(
+                    type=e["type"], object_id=e["object_id"], rank=e["rank"], dwell_ms=e["dwell_ms"]
+                )
+            )
+        return [
+            FeedbackSession(
+                session_id=r["session_id"],
+                query=r["query"],
+                query_vector=vector_or_none(r["query_vector"]),
+                shown=tuple(r["shown"]),
+                shown_offset=r["shown_offset"],
+                events=tuple(events.get(r["session_id"], ())),
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    async def texts(
+        self, collection: Collection, object_ids: Sequence[str], query_vector: Vectors | None, max_chars: int
+    ) -> dict[str, str]:
+        """object_id → stored chunk (cut to `max_chars`) of the objects that exist."""
+        if not object_ids:
+            return {}
+        t = tables(collection)
+        ids = list(dict.fromkeys(object_ids))
+        if query_vector is None:
+            rows = await self._pool.fetch(t.sql(FIRST_PARTS), ids, max_chars)
+        else:
+            vector = np.asarray(query_vector, dtype=np.float32)
+            rows = await self._pool.fetch(t.sql(BEST_PARTS), ids, vector, max_chars)
+        return {r["object_id"]: r["text"] for r in rows}
+
+    async def nearest(
+        self, collection: Collection, query_vector: Vectors, k: int, exclude: Sequence[str]
+    ) -> list[str]:
+        """The `k` objects whose average vector is nearest the query, leaving out `exclude`."""
+        t = tables(collection)
+        vector = np.asarray(query_vector, dtype=np.float32)
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute(EXACT)
+            rows = await conn.fetch(t.sql(NEAREST), vector, list(exclude), k)
+        return [r["object_id"] for r in rows]
+
+    async def sample_ids(self, collection: Collection, limit: int, seed: int) -> list[str]:
+        """Up to `limit` object ids in an order fixed by the seed (all of them within the limit)."""
+        rows = await self._pool.fetch(tables(collection).sql(SAMPLE), limit, str(seed))
+        return [r["object_id"] for r in rows]

@@ -1,0 +1,142 @@
+"""The Optuna study: sample hyper-parameters, train, evaluate each epoch (pruning), keep the best model."""
+
+from __future__ import annotations
+
+import gc
+import shutil
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from functions.errors import TaskCancelled
+from functions.ports import TrainingReporter
+from functions.training_records import ModelScores, SearchSpace, TrainingOutcome, TrainingPlan, TrainingSet
+from jobs.stores.mlflow_registry import TrainingSession, scores_metrics
+from jobs.training.evaluate import evaluate
+from jobs.training.trainer import StudyCallback, load_model, train, triplets
+
+
+def sample(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
+    """One point of the search space (a range whose ends are equal is a fixed value)."""
+    low, high = space.learning_rate
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", low, high, log=True),
+        "epochs": trial.suggest_categorical("epochs", space.epochs),
+        "batch_size": trial.suggest_categorical("batch_size", space.batch_size),
+        "warmup_ratio": trial.suggest_float("warmup_ratio", *space.warmup_ratio),
+        "scale": trial.suggest_float("scale", *space.scale),
+    }
+
+
+def promotable(champion: ModelScores, challenger: ModelScores, margin: float) -> bool:
+    """Strictly better than the champion, and by at least the relative margin."""
+    base, tuned = champion.ndcg_at_10, challenger.ndcg_at_10
+    return tuned > base and tuned >= base * (1 + margin)
+
+
+class Study:
+    """One task's study; only the best trial's model stays on disk (under plan.output_dir)."""
+
+    def __init__(
+        self, plan: TrainingPlan, data: TrainingSet, reporter: TrainingReporter, session: TrainingSession
+    ) -> None:
+        self._plan, self._data, self._reporter, self._session = plan, data, reporter, session
+        self._rows = triplets(data.train, plan.seed)
+        self._best: tuple[float, str, ModelScores, dict[str, Any]] | None = None  # value, dir, scores, params
+        self._best_ndcg = 0.0
+
+    def run(self) -> TrainingOutcome:
+        """Evaluate the champion, run the trials, register the best challenger."""
+        plan = self._plan
+        self._report(0, 0.0, "evaluating the champion")
+        champion = evaluate(load_model(plan.base_model_path, plan.max_seq_length), self._data)
+        self._best_ndcg = champion.ndcg_at_10
+        self._check_cancelled()
+        sampler = optuna.samplers.TPESampler(seed=plan.seed)
+        # Prune from the second trial on, against the median of earlier trials at the same epoch.
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+        study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+        study.optimize(self._objective, n_trials=plan.n_trials, timeout=plan.timeout_s, gc_after_trial=True)
+        if self._best is None:
+            raise RuntimeError("no fine-tuning trial completed")
+        _, model_dir, challenger, params = self._best
+        states = [t.state for t in study.trials]
+        self._report(plan.n_trials, 0.0, "registering the challenger")
+        self._check_cancelled()
+        promoted = promotable(champion, challenger, plan.promotion_margin)
+        model = load_model(model_dir, plan.max_seq_length)
+        version = self._session.register(model, champion, challenger, promoted)
+        return TrainingOutcome(
+            best_params=params,
+            trials_completed=states.count(optuna.trial.TrialState.COMPLETE),
+            trials_pruned=states.count(optuna.trial.TrialState.PRUNED),
+            champion=champion,
+            challenger=challenger,
+            promoted=promoted,
+            model_dir=model_dir,
+            registered_version=version,
+            mlflow_run_id=self._session.run_id,
+        )
+
+    def _objective(self, trial: optuna.Trial) -> float:
+        params = sample(trial, self._plan.search_space)
+        run_id = self._session.start_trial(trial.number, params)
+        scores: list[ModelScores] = []
+
+        def on_epoch(epoch: int, model: Any) -> bool:
+            self._report(trial.number, 1.0, f"evaluating epoch {epoch}")
+            scores.append(evaluate(model, self._data))
+            self._session.log_metrics(run_id, scores_metrics("", scores[-1]), step=epoch)
+            trial.report(scores[-1].ndcg_at_10, epoch)
+            return trial.should_prune()
+
+        def on_step(step: int, steps: int) -> None:
+            self._report(trial.number, step / max(steps, 1), f"step {step}/{steps}")
+
+        callback = StudyCallback(self._reporter, on_step, on_epoch)
+        model = load_model(self._plan.base_model_path, self._plan.max_seq_length)
+        try:
+            train(model, self._rows, self._plan, params, callback)
+            self._check_cancelled(callback.cancelled)
+            if callback.pruned or not scores:
+                self._session.tag(run_id, "optuna_state", "pruned")
+                self._session.end(run_id, "FINISHED")
+                raise optuna.TrialPruned()
+            value = scores[-1].ndcg_at_10
+            self._keep_if_best(trial.number, value, model, scores[-1], params)
+            self._session.end(run_id, "FINISHED")
+            return value
+        except TaskCancelled:
+            self._session.end(run_id, "KILLED")
+            raise
+        except optuna.TrialPruned:
+            raise
+        except Exception:
+            self._session.end(run_id, "FAILED")
+            raise
+        finally:
+            del model
+            gc.collect()
+
+    def _keep_if_best(
+        self, number: int, value: float, model: Any, scores: ModelScores, params: dict[str, Any]
+    ) -> None:
+        """Save this trial's model if it is the best so far, deleting the previous best's."""
+        if self._best is not None and value <= self._best[0]:
+            return
+        target = Path(self._plan.output_dir) / f"trial-{number}"
+        model.save(str(target))
+        if self._best is not None:
+            shutil.rmtree(self._best[1], ignore_errors=True)
+        self._best = (value, str(target), scores, params)
+        self._best_ndcg = max(self._best_ndcg, value)
+
+    def _report(self, trial: int, fraction: float, what: str) -> None:
+        n = self._plan.n_trials
+        message = f"trial {min(trial + 1, n)} of {n}: {what}; best nDCG@10 so far {self._best_ndcg:.4f}"
+        self._reporter.report(min(trial + fraction, n), n, message)
+
+    def _check_cancelled(self, seen: bool = False) -> None:
+        if seen or self._reporter.cancelled():
+            raise TaskCancelled("fine-tuning cancelled")

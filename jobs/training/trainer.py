@@ -1,0 +1,170 @@
+"""One training run with sentence-transformers' own trainer and MNRL loss, and the Trainer adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from functions.config import AppConfig
+from functions.errors import TaskCancelled
+from functions.ports import TrainingReporter
+from functions.training_records import Example, TrainingOutcome, TrainingPlan, TrainingSet
+from jobs.stores.local_embedder import resolve_model_path
+from jobs.stores.mlflow_registry import MlflowModelRegistry, MlflowTracking
+
+# epoch number (1-based) and the model being trained → True to stop training (pruned)
+EpochHook = Callable[[int, Any], bool]
+StepHook = Callable[[int, int], None]  # global step, max steps
+
+
+def triplets(train: list[Example], seed: int) -> dict[str, list[str]]:
+    """anchor/positive/negative columns: one row per (query, positive), its negative cycling through
+    the example's negatives. An example without negatives borrows one from the others' pool (a text
+    judged irrelevant for another query: a random negative, never one of its own positives)."""
+    pool = sorted({n for e in train for n in e.negatives})
+    rng = random.Random(seed)
+    rows: dict[str, list[str]] = {"anchor": [], "positive": [], "negative": []}
+    for example in train:
+        own = example.negatives or [
+            n for n in rng.sample(pool, min(4, len(pool))) if n not in example.positives
+        ]
+        negatives = itertools.cycle(own) if own else None
+        for positive in example.positives:
+            rows["anchor"].append(example.query)
+            rows["positive"].append(positive)
+            rows["negative"].append(next(negatives) if negatives else "")
+    if not all(rows["negative"]):
+        del rows["negative"]  # no negative anywhere to borrow: pairs, with in-batch negatives only
+    return rows
+
+
+class StudyCallback(TrainerCallback):
+    """Reports steps, stops on cancel, and hands each finished epoch to the study (pruning)."""
+
+    def __init__(self, reporter: TrainingReporter, on_step: StepHook, on_epoch: EpochHook) -> None:
+        self._reporter, self._on_step, self._on_epoch = reporter, on_step, on_epoch
+        self.cancelled = False
+        self.pruned = False
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        """Progress after each optimizer step; a cancel stops training at the next step."""
+        self._on_step(state.global_step, state.max_steps)
+        if self._reporter.cancelled():
+            self.cancelled = control.should_training_stop = True
+
+    def on_epoch_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        """Evaluate the epoch (unless cancelled) and stop when the study prunes the trial."""
+        if self.cancelled or self._reporter.cancelled():
+            self.cancelled = control.should_training_stop = True
+            return
+        if self._on_epoch(round(state.epoch or 0), kwargs["model"]):
+            self.pruned = control.should_training_stop = True
+
+
+def load_model(path: str, max_seq_length: int) -> Any:
+    """A sentence-transformers model on the CPU (or the accelerator, when there is one)."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(resolve_model_path(path))
+    model.max_seq_length = min(max_seq_length, model.max_seq_length or max_seq_length)
+    return model
+
+
+def train(
+    model: Any,
+    rows: dict[str, list[str]],
+    plan: TrainingPlan,
+    params: dict[str, Any],
+    callback: StudyCallback,
+) -> None:
+    """Fine-tune `model` in place with the library's trainer (no hub, no checkpoints, seeded)."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer import losses
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+
+    if plan.loss == "cached_mnrl":
+        loss: Any = losses.CachedMultipleNegativesRankingLoss(
+            model, scale=params["scale"], mini_batch_size=16
+        )
+    else:
+        loss = losses.MultipleNegativesRankingLoss(model, scale=params["scale"])
+    scratch = Path(plan.output_dir)
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="hf-") as out:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=out,
+            num_train_epochs=params["epochs"],
+            per_device_train_batch_size=params["batch_size"],
+            learning_rate=params["learning_rate"],
+            warmup_steps=params["warmup_ratio"],  # a float below 1 is a share of the steps
+            seed=plan.seed,
+            data_seed=plan.seed,
+            # Duplicate texts in one batch would be false in-batch negatives for MNRL.
+            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            report_to="none",
+            save_strategy="no",
+            eval_strategy="no",
+            logging_strategy="no",
+            disable_tqdm=True,
+            push_to_hub=False,
+            dataloader_num_workers=0,
+            dataloader_pin_memory=False,  # no accelerator here; pinning only warns
+        )
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_dict(rows),
+            loss=loss,
+            callbacks=[callback],
+        )
+        trainer.train()
+
+
+class SentenceTransformersTrainer:
+    """The Trainer port: the Optuna study in a worker thread, MLflow runs, the best model registered."""
+
+    def __init__(self, tracking: MlflowTracking, torch_threads: int) -> None:
+        self._tracking = tracking
+        self._threads = torch_threads
+
+    async def run(self, plan: TrainingPlan, data: TrainingSet, reporter: TrainingReporter) -> TrainingOutcome:
+        """Run the study off the event loop (training blocks for minutes)."""
+        return await asyncio.to_thread(self._run, plan, data, reporter)
+
+    def _run(self, plan: TrainingPlan, data: TrainingSet, reporter: TrainingReporter) -> TrainingOutcome:
+        import torch
+
+        from jobs.training.study import Study  # study imports this module
+
+        torch.set_num_threads(self._threads)
+        session = self._tracking.session(plan, data)
+        try:
+            outcome = Study(plan, data, reporter, session).run()
+        except TaskCancelled:
+            session.abort("KILLED")
+            shutil.rmtree(plan.output_dir, ignore_errors=True)
+            raise
+        except BaseException:
+            session.abort("FAILED")
+            shutil.rmtree(plan.output_dir, ignore_errors=True)
+            raise
+        return outcome
+
+
+def build_ports(config: AppConfig) -> tuple[SentenceTransformersTrainer, MlflowModelRegistry]:
+    """The Trainer and ModelRegistry of a training process (jobs/bootstrap.build_training)."""
+    trainer = SentenceTransformersTrainer(MlflowTracking(config.mlflow), config.embedder.torch_threads)
+    return trainer, MlflowModelRegistry(config.mlflow, str(Path(config.data_dir) / "models"))

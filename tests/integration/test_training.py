@@ -1,0 +1,127 @@
+"""The Trainer and ModelRegistry adapters end to end on a tiny synthetic TrainingSet: one trial, one
+epoch, a private MLflow store under tmp_path (runs, the registered version, aliases, clean-ups)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from mlflow import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from functions.config import AppConfig, MlflowConfig
+from functions.errors import TaskCancelled
+from jobs.bootstrap import build_training
+from jobs.training.evaluate import evaluate
+from jobs.training.study import promotable
+from jobs.training.trainer import load_model
+from tests.support.training import RecordingReporter, tiny_plan, training_set
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.model]
+MODEL = "embedloop-synthetic"
+
+
+def private(config: AppConfig, tmp_path: Path) -> tuple[AppConfig, MlflowClient]:
+    """The config with its own MLflow store and data dir under tmp_path, and a client on that store."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow = MlflowConfig(tracking_uri=uri, artifacts_uri=str(tmp_path / "mlartifacts"))
+    changed = msgspec.structs.replace(config, mlflow=mlflow, data_dir=str(tmp_path / "data"))
+    return changed, MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def is_dir(path: Path) -> bool:
+    return path.is_dir()
+
+
+def runs(client: MlflowClient) -> list[object]:
+    experiment = client.get_experiment_by_name(MODEL)
+    assert experiment is not None
+    return list(client.search_runs([experiment.experiment_id]))
+
+
+async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Path) -> None:
+    cfg, client = private(config, tmp_path)
+    trainer, registry = build_training(cfg)
+    data, plan = training_set(), tiny_plan("task-tiny", str(tmp_path / "scratch"))
+    reporter = RecordingReporter()
+
+    outcome = await trainer.run(plan, data, reporter)
+
+    assert (outcome.trials_completed, outcome.trials_pruned) == (1, 0)
+    assert outcome.best_params["epochs"] == 1
+    assert outcome.best_params["batch_size"] == 8
+    assert outcome.champion == evaluate(load_model(plan.base_model_path, plan.max_seq_length), data)
+    assert 0 < outcome.challenger.ndcg_at_10 <= 1
+    assert outcome.promoted == promotable(outcome.champion, outcome.challenger, plan.promotion_margin)
+    assert outcome.registered_version == "1"
+    assert outcome.model_dir is not None
+    assert is_dir(Path(outcome.model_dir))
+    assert [p.name for p in files_under(tmp_path / "scratch") if p.name == "modules.json"] == ["modules.json"]
+    assert Path(outcome.model_dir).name == "trial-0"  # only the best trial's model is kept
+    assert reporter.reports[0][2].startswith("trial 1 of 1")
+    assert all(total == 1 for _, total, _ in reporter.reports)
+
+    found = runs(client)
+    parents = [r for r in found if MLFLOW_PARENT_RUN_ID not in r.data.tags]  # type: ignore[attr-defined]
+    trials = [r for r in found if MLFLOW_PARENT_RUN_ID in r.data.tags]  # type: ignore[attr-defined]
+    assert len(parents) == 1
+    assert len(trials) == 1
+    parent, trial = parents[0], trials[0]
+    assert parent.info.run_id == outcome.mlflow_run_id
+    assert parent.info.status == trial.info.status == "FINISHED"
+    assert parent.data.tags["task_id"] == "task-tiny"
+    assert parent.data.tags["index"] == "synthetic"
+    assert parent.data.metrics["champion_ndcg_at_10"] == pytest.approx(outcome.champion.ndcg_at_10)
+    assert trial.data.tags[MLFLOW_PARENT_RUN_ID] == parent.info.run_id
+    assert float(trial.data.params["learning_rate"]) == pytest.approx(2e-6)
+    history = client.get_metric_history(trial.info.run_id, "ndcg_at_10")
+    assert [(m.step, m.value) for m in history] == [(1, pytest.approx(outcome.challenger.ndcg_at_10))]
+
+    version = client.get_model_version_by_alias(MODEL, "challenger")
+    assert str(version.version) == "1"
+    assert version.tags["task_id"] == "task-tiny"
+    assert version.tags["base_version"] == "none"
+    assert version.tags["session_count"] == "60"
+    assert version.tags["dataset_hash"] == "synthetic"
+    stored = files_under(tmp_path / "mlartifacts")
+    assert stored
+    assert len({p.relative_to(tmp_path / "mlartifacts").parts[:3] for p in stored}) == 1  # one model only
+
+    assert await registry.champion(MODEL) is None  # a challenger is not a champion
+    client.set_registered_model_alias(MODEL, "champion", "1")
+    champion = await registry.champion(MODEL)
+    assert champion is not None
+    assert champion[0] == "1"
+    assert Path(champion[1]) / "modules.json" in files_under(Path(champion[1]))
+    assert await registry.champion("embedloop-nothing") is None
+
+
+@pytest.mark.parametrize(
+    ("reporter", "error", "status"),
+    [
+        (RecordingReporter(cancel_on="step 1/"), TaskCancelled, "KILLED"),
+        (RecordingReporter(fail_on="step 2/"), RuntimeError, "FAILED"),
+    ],
+    ids=["cancelled", "failed"],
+)
+async def test_a_stopped_run_leaves_no_artifacts(
+    config: AppConfig, tmp_path: Path, reporter: RecordingReporter, error: type[Exception], status: str
+) -> None:
+    cfg, client = private(config, tmp_path)
+    trainer, _ = build_training(cfg)
+    plan = tiny_plan("task-stopped", str(tmp_path / "scratch"))
+
+    with pytest.raises(error):
+        await trainer.run(plan, training_set(), reporter)
+
+    found = runs(client)
+    assert len(found) == 2  # the parent and the trial it stopped in
+    assert {r.info.status for r in found} == {status}  # type: ignore[attr-defined]
+    assert client.search_model_versions(f"name='{MODEL}'") == []
+    assert files_under(tmp_path / "mlartifacts") == []
+    assert not is_dir(tmp_path / "scratch")

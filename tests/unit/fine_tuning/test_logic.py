@@ -1,0 +1,64 @@
+"""Presets with overrides, examples, eval queries and the dataset hash."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.config import AppConfig
+from functions.errors import InvalidInput
+from functions.fine_tuning import logic
+from functions.fine_tuning.pairs import QueryFeedback
+from jobs.bootstrap import load_config
+
+
+@pytest.fixture(scope="module")
+def config() -> AppConfig:
+    return load_config(("env=test",))
+
+
+def test_overrides_are_validated_into_the_preset(config: AppConfig) -> None:
+    preset = logic.resolve_preset(config, "tiny", {"n_trials": 2, "search_space": {"epochs": [2]}})
+    assert preset.n_trials == 2
+    assert preset.search_space.epochs == [2]
+    assert preset.search_space.batch_size == config.fine_tuning.presets["tiny"].search_space.batch_size
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"n_trials": "many"}, "overrides.n_trials"),
+        ({"n_trials": 0}, "overrides.n_trials"),
+        ({"learning_rate": 0.1}, "overrides.learning_rate"),
+        ({"search_space": {"epochs": ["x"]}}, "overrides.search_space.epochs"),
+        ({"search_space": {"bogus": 1}}, "overrides.search_space.bogus"),
+    ],
+)
+def test_a_bad_override_names_its_key(config: AppConfig, overrides: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        logic.resolve_preset(config, "small", overrides)
+    assert caught.value.field == field
+
+
+def test_examples_and_eval_queries_use_stored_texts_only() -> None:
+    fb = QueryFeedback(key="q", query="Q", positives={"a": 1.0, "b": 3.0, "gone": 2.0}, skipped={"c"})
+    texts = {"a": "text a", "b": "text b", "c": "text c"}
+    example = logic.example(fb, ["c", "missing"], texts)
+    assert example is not None
+    assert example.positives == ["text b", "text a"]
+    assert example.positive_weights == [3.0, 1.0]
+    assert example.negatives == ["text c"]
+    assert logic.example(fb, [], {}) is None
+    query = logic.eval_query(fb, {"a": "x", "z": "y"})
+    assert query is not None
+    assert query.relevant == {"a": 1.0}
+
+
+def test_the_dataset_hash_is_canonical() -> None:
+    fb = QueryFeedback(key="q", query="Q", positives={"a": 1.0})
+    example = logic.example(fb, [], {"a": "A"})
+    assert example is not None
+    one = logic.training_set([example], [], {"b": "B", "a": "A"}, 1)
+    two = logic.training_set([example], [], {"a": "A", "b": "B"}, 1)
+    assert one.dataset_hash == two.dataset_hash
+    assert list(one.corpus) == ["a", "b"]
+    assert logic.training_set([example], [], {"a": "A2"}, 1).dataset_hash != one.dataset_hash
