@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.config import UpsertionConfig
-from functions.feedback_records import FeedbackSession, SessionWindow
 from functions.records import (
     Collection,
     DropOutcome,
@@ -28,7 +27,10 @@ from functions.records import (
 from functions.sessions import NewSession, RecordedSearch, SessionFilter, StoredEvent, StoredSession
 from functions.sources import ExternalSource, SourceBatch
 from functions.tasks.messages import NewTask, Task, TaskError, TaskQuery
-from functions.training_records import TrainingOutcome, TrainingPlan, TrainingSet
+from functions.training_ports import FeedbackDataStore as FeedbackDataStore
+from functions.training_ports import ModelRegistry as ModelRegistry
+from functions.training_ports import Trainer as Trainer
+from functions.training_ports import TrainingReporter as TrainingReporter
 
 Vectors = npt.NDArray[np.float32]
 
@@ -200,40 +202,3 @@ class HealthCheck(Protocol):
     name: str
 
     async def check(self) -> bool: ...
-
-
-class TrainingReporter(Protocol):
-    """How a training run reports and learns it was cancelled (called from the training thread)."""
-
-    def report(self, done: float, total: float, message: str) -> None: ...
-    def cancelled(self) -> bool: ...
-
-
-class Trainer(Protocol):
-    """Runs the study on a TrainingSet: trials, evaluation of champion and challenger, MLflow runs; always
-    registers the best challenger (alias "challenger"); on cancel stops, cleans up, raises TaskCancelled."""
-
-    async def run(
-        self, plan: TrainingPlan, data: TrainingSet, reporter: TrainingReporter
-    ) -> TrainingOutcome: ...
-
-
-class ModelRegistry(Protocol):
-    """Registered models: (version, local model path) of the alias "champion", or None (then the
-    configured base model is the champion)."""
-
-    async def champion(self, registered_model_name: str) -> tuple[str, str] | None: ...
-
-
-class FeedbackDataStore(Protocol):
-    """What fine-tuning reads: relevant sessions with their events, and a collection's stored texts
-    and nearest objects (the training data never comes from a loader)."""
-
-    async def sessions(self, window: SessionWindow) -> list[FeedbackSession]: ...
-    async def texts(
-        self, collection: Collection, object_ids: Sequence[str], query_vector: Vectors | None, max_chars: int
-    ) -> dict[str, str]: ...
-    async def nearest(
-        self, collection: Collection, query_vector: Vectors, k: int, exclude: Sequence[str]
-    ) -> list[str]: ...
-    async def sample_ids(self, collection: Collection, limit: int, seed: int) -> list[str]: ...
