@@ -1,6 +1,6 @@
 """Fine-tuning from clicks: nDCG@10 on the held-out TEST qrels of the base model and the tuned one.
 
-`python -m bench.finetune [--dataset DIR] [--preset small] [--seed N] [--users 3] [--threads N]`
+`python -m bench.finetune [--dataset DIR] [--preset small] [--seed N] [--users 30] [--shown N] [--threads N]`
 
 Against a stack started here (web + cpu + gpu workers on the bench database and Redis db, MLflow under
 .data/bench-mlflow): a fresh index holding a BEIR folder's corpus (Cranfield by default) is upserted;
@@ -46,7 +46,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--dataset", help="a BEIR-layout folder (default ../shared/data/cranfield)")
     parser.add_argument("--preset", default="small", help="fine-tuning preset (default small)")
     parser.add_argument("--seed", type=int, help="fine-tuning seed (default: the preset's)")
-    parser.add_argument("--users", type=int, default=3, help="simulated users per train query (default 3)")
+    parser.add_argument("--users", type=int, default=30, help="simulated users per train query (default 30)")
+    parser.add_argument("--shown", type=int, help="results shown per search (default: the click config's)")
     parser.add_argument("--threads", type=int, help="torch threads of the workers (default: every core)")
     parser.add_argument("--port", type=int, default=8784)
     return parser.parse_args()
@@ -112,6 +113,8 @@ def feedback_and_finetune(api: Api, args: argparse.Namespace, folder: Path, inde
         api.wait_task(accepted["task_id"], f"upsert {start + len(batch)}/{len(train.items)}")
     print(f"upsert: {len(train.items)} items in {time.monotonic() - began:.0f} s", flush=True)
     cfg = OmegaConf.merge(OmegaConf.load(CLICKS), {"users_per_query": args.users})
+    if args.shown is not None:
+        cfg.limit = args.shown
     report = simulate(api, train, cfg, index=index)
     wait_applied(api, report.task_ids)
     print(f"clicks: {report.summary()}", flush=True)
@@ -137,6 +140,7 @@ def main() -> None:
     env, key = bench_environment()
     threads = args.threads or os.cpu_count() or 1
     overrides = f"{os.environ.get('EMBEDLOOP_OVERRIDES', '')} embedder.torch_threads={threads}"
+    overrides += f" fine_tuning.torch_threads={threads}"
     env |= {
         "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"],
         "MLFLOW_ARTIFACTS_URI": os.environ["MLFLOW_ARTIFACTS_URI"],

@@ -168,6 +168,10 @@ class FineTuningPreset(Struct, frozen=True, kw_only=True):
     eval_fraction: Annotated[float, Meta(gt=0, lt=1)] = 0.2
     hard_negatives_per_query: Annotated[int, Meta(ge=0, le=100)] = 5
     max_negatives_per_example: Annotated[int, Meta(ge=0, le=200)] = 8
+    # A clicked object trains as a positive only when its summed weight (clickstream event weights ×
+    # dwell factor, over the query's sessions) reaches this; a lighter one (a stray, short click) is
+    # left out of training but is never a negative either. 0 keeps every positive.
+    min_positive_weight: NonNegFloat = 0.0
     # Eval corpus: every object up to this many; beyond, relevant ∪ hard negatives ∪ a fixed sample.
     eval_corpus_limit: PositiveInt = 20_000
     promotion_margin: NonNegFloat = 0.01
@@ -199,6 +203,8 @@ class FineTuningConfig(Struct, frozen=True, kw_only=True):
     text_max_chars: PositiveInt = 2000
     # The registered model of an index is f"{registered_model_prefix}{index}".
     registered_model_prefix: str = "embedloop-"
+    # Torch threads of the training process; null: embedder.torch_threads.
+    torch_threads: PositiveInt | None = None
 
 
 class AppConfig(Struct, frozen=True, kw_only=True):

@@ -72,7 +72,7 @@ async def build(
         ids = [*sorted(fb.positives), *negatives]
         vector = fb.vector if fb.vector is not None and len(fb.vector) == collection.dim else None
         texts = await store.texts(collection, ids, vector, max_chars)
-        found = logic.example(fb, negatives, texts)
+        found = logic.example(fb, negatives, texts, preset.min_positive_weight)
         if found is not None:
             examples.append(found)
     wanted: set[str] = set()

@@ -56,10 +56,12 @@ def weighing(config: AppConfig) -> Weighing:
     return Weighing(event_weights=c.event_weights, dwell_full_ms=c.dwell_full_ms, dwell_floor=c.dwell_floor)
 
 
-def example(fb: QueryFeedback, negatives: Sequence[str], texts: Mapping[str, str]) -> Example | None:
-    """One training example from the texts found (objects gone from the collection are left out);
-    None without any positive text."""
-    ranked = [(oid, w) for oid, w in fb.ranked_positives() if texts.get(oid)]
+def example(
+    fb: QueryFeedback, negatives: Sequence[str], texts: Mapping[str, str], min_weight: float = 0.0
+) -> Example | None:
+    """One training example from the texts found (objects gone from the collection are left out) and
+    the positives weighing at least `min_weight`; None without any such positive text."""
+    ranked = [(oid, w) for oid, w in fb.ranked_positives() if w >= min_weight and texts.get(oid)]
     if not ranked:
         return None
     return Example(

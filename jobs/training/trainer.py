@@ -166,5 +166,6 @@ class SentenceTransformersTrainer:
 
 def build_ports(config: AppConfig) -> tuple[SentenceTransformersTrainer, MlflowModelRegistry]:
     """The Trainer and ModelRegistry of a training process (jobs/bootstrap.build_training)."""
-    trainer = SentenceTransformersTrainer(MlflowTracking(config.mlflow), config.embedder.torch_threads)
+    threads = config.fine_tuning.torch_threads or config.embedder.torch_threads
+    trainer = SentenceTransformersTrainer(MlflowTracking(config.mlflow), threads)
     return trainer, MlflowModelRegistry(config.mlflow, str(Path(config.data_dir) / "models"))

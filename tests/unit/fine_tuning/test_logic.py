@@ -53,6 +53,18 @@ def test_examples_and_eval_queries_use_stored_texts_only() -> None:
     assert query.relevant == {"a": 1.0}
 
 
+def test_light_positives_are_left_out_of_training_but_not_made_negatives() -> None:
+    fb = QueryFeedback(key="q", query="Q", positives={"a": 0.25, "b": 1.5, "c": 0.3})
+    texts = {"a": "text a", "b": "text b", "c": "text c"}
+    example = logic.example(fb, [], texts, min_weight=0.3)
+    assert example is not None
+    assert example.positives == ["text b", "text c"]
+    assert example.positive_weights == [1.5, 0.3]
+    assert example.negatives == []
+    assert logic.example(fb, [], texts, min_weight=2.0) is None
+    assert logic.example(fb, [], texts) is not None  # 0 (the default) keeps every positive
+
+
 def test_the_dataset_hash_is_canonical() -> None:
     fb = QueryFeedback(key="q", query="Q", positives={"a": 1.0})
     example = logic.example(fb, [], {"a": "A"})
