@@ -11,7 +11,8 @@ import msgspec
 
 from functions.config import AppConfig, FineTuningPreset
 from functions.errors import InvalidInput
-from functions.fine_tuning.pairs import QueryFeedback, Weighing
+from functions.event_weights import EventWeighing as Weighing
+from functions.fine_tuning.pairs import QueryFeedback
 from functions.fine_tuning.split import query_id
 from functions.training_records import EvalQuery, Example, TrainingPlan, TrainingSet
 

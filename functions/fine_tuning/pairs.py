@@ -11,18 +11,10 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from functions.event_weights import EventWeighing as Weighing
+from functions.event_weights import dwell_factor
 from functions.feedback_records import FeedbackSession
 from functions.ports import Vectors
-
-
-@dataclass(frozen=True, slots=True)
-class Weighing:
-    """How events weigh (the clickstream group's settings): per type, scaled by dwell (full weight from
-    `dwell_full_ms`, never below `dwell_floor`); types missing from `event_weights` weigh nothing."""
-
-    event_weights: Mapping[str, float]
-    dwell_full_ms: int
-    dwell_floor: float
 
 
 @dataclass(slots=True)
@@ -45,14 +37,6 @@ class QueryFeedback:
 def normalise_query(query: str) -> str:
     """The merge key of a query: NFKC, case-folded, whitespace collapsed."""
     return " ".join(unicodedata.normalize("NFKC", query).casefold().split())
-
-
-def dwell_factor(dwell_ms: int | None, rules: Weighing) -> float:
-    """1 without a dwell time; otherwise linear up to `dwell_full_ms`, floored at `dwell_floor` (the
-    same rule improvement applies)."""
-    if dwell_ms is None:
-        return 1.0
-    return min(1.0, max(rules.dwell_floor, dwell_ms / rules.dwell_full_ms))
 
 
 def session_positives(session: FeedbackSession, rules: Weighing) -> dict[str, float]:

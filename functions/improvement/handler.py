@@ -10,6 +10,7 @@ import msgspec
 from functions.config import AppConfig
 from functions.context import Context
 from functions.errors import InvalidInput, NotFound
+from functions.event_weights import EventWeighing
 from functions.improvement import logic
 from functions.improvement.messages import (
     MAX_SESSIONS,
@@ -112,10 +113,10 @@ async def _collection(session: SessionFeedback, ctx: Context) -> Collection | No
     return collection
 
 
-def feedback_rules(config: AppConfig) -> logic.FeedbackRules:
+def feedback_rules(config: AppConfig) -> EventWeighing:
     """Event weights and dwell scaling, as the clickstream stage configures them."""
     clicks = config.clickstream
-    return logic.FeedbackRules(
+    return EventWeighing(
         event_weights=clicks.event_weights, dwell_full_ms=clicks.dwell_full_ms, dwell_floor=clicks.dwell_floor
     )
 

@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.config import ImprovementConfig
+from functions.event_weights import EventWeighing as FeedbackRules
+from functions.event_weights import dwell_factor
 from functions.ports import Vectors
 from functions.records import ObjectVectors, SessionFeedback, VectorChange
 
@@ -21,29 +23,12 @@ SkipReason = Literal["irrelevant", "no_query_vector", "no_user", "no_feedback"]
 
 
 @dataclass(frozen=True, slots=True)
-class FeedbackRules:
-    """How events weigh: per type, scaled by dwell (full weight from `dwell_full_ms`, never below
-    `dwell_floor`); types missing from `event_weights` weigh nothing."""
-
-    event_weights: Mapping[str, float]
-    dwell_full_ms: int
-    dwell_floor: float
-
-
-@dataclass(frozen=True, slots=True)
 class Move:
     """One object of a session: the fraction of the way its parts move toward (or away from) the query."""
 
     object_id: str
     direction: Direction
     fraction: float
-
-
-def dwell_factor(dwell_ms: int | None, rules: FeedbackRules) -> float:
-    """1 without a dwell time; otherwise linear up to `dwell_full_ms`, floored at `dwell_floor`."""
-    if dwell_ms is None:
-        return 1.0
-    return min(1.0, max(rules.dwell_floor, dwell_ms / rules.dwell_full_ms))
 
 
 def session_moves(

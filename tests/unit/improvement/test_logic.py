@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from functions.config import ImprovementConfig
+from functions.event_weights import EventWeighing as FeedbackRules
+from functions.event_weights import dwell_factor
 from functions.improvement import logic
-from functions.improvement.logic import FeedbackRules, Move
+from functions.improvement.logic import Move
 from functions.records import FeedbackEvent, ObjectVectors, SessionFeedback
 
 CFG = ImprovementConfig(learning_rate=0.2, push_weight=0.5, max_drift=0.15)
@@ -48,10 +50,10 @@ def test_average_is_the_normalised_mean() -> None:
 
 
 def test_dwell_scales_linearly_with_a_floor() -> None:
-    assert logic.dwell_factor(None, RULES) == 1.0
-    assert logic.dwell_factor(60_000, RULES) == 1.0
-    assert logic.dwell_factor(15_000, RULES) == 0.5
-    assert logic.dwell_factor(0, RULES) == 0.25
+    assert dwell_factor(None, RULES) == 1.0
+    assert dwell_factor(60_000, RULES) == 1.0
+    assert dwell_factor(15_000, RULES) == 0.5
+    assert dwell_factor(0, RULES) == 0.25
 
 
 def session(*events: FeedbackEvent, **fields: object) -> SessionFeedback:
