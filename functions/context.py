@@ -11,11 +11,13 @@ from functions.ports import (
     ClickstreamStore,
     CollectionStore,
     Embedder,
+    Embedders,
     FeedbackDataStore,
     HealthCheck,
     ImprovementStore,
     Loader,
     ModelRegistry,
+    ModelServer,
     Progress,
     Queue,
     TaskStore,
@@ -42,7 +44,9 @@ class Context:
     config: AppConfig
     tasks: TaskStore
     queue: Queue
-    embedder: Embedder
+    embedder: Embedder  # the configured base model (what new indexes start with)
+    embedders: Embedders  # the model version of each collection: `await ctx.embedders.of(collection)`
+    registry: ModelRegistry
     webhooks: WebhookTransport
     collections: CollectionStore
     vectors: VectorStore
@@ -53,9 +57,10 @@ class Context:
     progress: Progress = field(default_factory=NoProgress)
     # Connections to close at shutdown; only the process owner (bootstrap) calls them.
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()
-    # Only the gpu worker (and the finetune script) train; elsewhere these stay None.
+    # Only the gpu worker (and the finetune script) train; elsewhere it stays None.
     trainer: Trainer | None = None
-    registry: ModelRegistry | None = None
+    # The Triton server and its model repository, where deployment is enabled.
+    models: ModelServer | None = None
     # Fine-tuning's reads of sessions and stored texts (None where no process wired it).
     feedback: FeedbackDataStore | None = None
     # The task the handler runs for (set with `progress`; None outside a task).

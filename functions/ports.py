@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.config import UpsertionConfig
+from functions.deployment_ports import Embedders as Embedders
+from functions.deployment_ports import ModelServer as ModelServer
 from functions.records import (
     Collection,
     DropOutcome,

@@ -35,10 +35,13 @@ class Trainer(Protocol):
 
 
 class ModelRegistry(Protocol):
-    """Registered models: (version, local model path) of the alias "champion", or None (then the
-    configured base model is the champion)."""
+    """Registered models (MLflow): each index's model, whose version 1 is the base model it was created
+    with. Paths are sentence-transformers directories, or "pkg:<module>" for the configured base."""
 
     async def champion(self, registered_model_name: str) -> tuple[str, str] | None: ...
+    async def ensure_base(self, registered_model_name: str, model_name: str, source: str) -> str: ...
+    async def model_dir(self, registered_model_name: str, version: str) -> str | None: ...
+    async def set_alias(self, registered_model_name: str, alias: str, version: str) -> None: ...
 
 
 class FeedbackDataStore(Protocol):

@@ -17,15 +17,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from functions.config import AppConfig
 from functions.context import Context
-from functions.ports import Embedder, HealthCheck, ModelRegistry, Trainer
+from functions.ports import Embedder, Embedders, HealthCheck, ModelRegistry, Trainer
 from jobs.envfile import load_env_file
 from jobs.secrets import ensure_local_secrets, require_prod_secrets
 from jobs.stores import (
     clickstream,
     collections,
+    embedders,
     feedback_data,
     improvement,
     loaders,
+    model_registry,
     postgres,
     queue,
     tasks,
@@ -41,7 +43,9 @@ EMBEDDERS = {"local": "jobs.stores.local_embedder:LocalEmbedder"}
 # Processes that fine-tune (the gpu pool; scripts/finetune builds the same role): only they import the
 # training code (torch, sentence-transformers' trainer, Optuna, MLflow).
 TRAINING_ROLES = frozenset({"worker-gpu"})
-TRAINING = "jobs.training.trainer:build_ports"
+TRAINING = "jobs.training.trainer:build_trainer"
+# How each backend serves the fine-tuned versions of a collection (jobs/stores/embedders.py).
+VERSION_EMBEDDERS = {"local": "jobs.stores.embedders:local_factory"}
 
 
 def load_config(overrides: tuple[str, ...] = ()) -> AppConfig:
@@ -117,13 +121,25 @@ def build_embedder(config: AppConfig) -> Embedder:
     return embedder
 
 
-def build_training(config: AppConfig) -> tuple[Trainer, ModelRegistry]:
-    """The Trainer and ModelRegistry adapters, imported by name only here: torch and MLflow stay out
-    of every process that does not train (import-linter sees through a plain lazy import)."""
+def build_training(config: AppConfig) -> Trainer:
+    """The Trainer adapter, imported by name only here: torch and the trainer stay out of every process
+    that does not train (import-linter sees through a plain lazy import)."""
     module, _, name = TRAINING.partition(":")
     build = getattr(importlib.import_module(module), name)
-    ports: tuple[Trainer, ModelRegistry] = build(config)
-    return ports
+    trainer: Trainer = build(config)
+    return trainer
+
+
+def build_registry(config: AppConfig) -> ModelRegistry:
+    """The model registry (MLflow, imported on first use)."""
+    return model_registry.MlflowModelRegistry(config.mlflow, str(Path(config.data_dir) / "models"))
+
+
+def build_embedders(config: AppConfig, default: Embedder, registry: ModelRegistry) -> Embedders:
+    """The embedder of each collection's version, on the configured backend."""
+    module, _, name = VERSION_EMBEDDERS[config.embedder.backend].partition(":")
+    factory = getattr(importlib.import_module(module), name)(config)
+    return embedders.EmbedderPool(config, default, registry, factory)
 
 
 async def build_context(config: AppConfig, role: str) -> Context:
@@ -140,12 +156,15 @@ async def build_context(config: AppConfig, role: str) -> Context:
         queue.RedisHealth(redis),
         EmbedderHealth(embedder),
     )
-    trainer, registry = build_training(config) if role in TRAINING_ROLES else (None, None)
+    trainer = build_training(config) if role in TRAINING_ROLES else None
+    registry = build_registry(config)
     return Context(
         config=config,
         tasks=tasks.PostgresTaskStore(pool),
         queue=queue.ArqQueue(redis),
         embedder=embedder,
+        embedders=build_embedders(config, embedder, registry),
+        registry=registry,
         webhooks=transport,
         collections=collections.PostgresCollectionStore(pool, config.collections),
         vectors=vectors.PostgresVectorStore(pool),
@@ -156,7 +175,6 @@ async def build_context(config: AppConfig, role: str) -> Context:
         health=health,
         closers=(transport.aclose, redis.aclose, pool.close),
         trainer=trainer,
-        registry=registry,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "test-admin-key"
 SEARCH_KEY = "test-search-key"
 WEBHOOK_SECRET = "test-webhook-secret"
-TEST_REDIS_DB = 15  # arq keys of the suite never mix with a running demo's (db 0)
+# arq keys of the suite never mix with a running demo's (db 0); two suites side by side (parallel
+# checkouts, helpers) set EMBEDLOOP_TEST_REDIS_DB and TEST_DATABASE_URL apart.
+TEST_REDIS_DB = int(os.environ.get("EMBEDLOOP_TEST_REDIS_DB", "15"))
 
 # Before any config is composed: the test environment and its fixed secrets.
 os.environ["EMBEDLOOP_ENV"] = "test"
@@ -48,6 +51,11 @@ def _start_services() -> None:
     values = load_env_file(ROOT / ".data" / "services.env")
     base = values.get("REDIS_URL") or os.environ["REDIS_URL"]
     os.environ["REDIS_URL"] = base.rsplit("/", 1)[0] + f"/{TEST_REDIS_DB}"
+    # A model registry of the session's own: indexes register their base model in it (every test
+    # makes indexes), and the dev store under .data stays the user's.
+    registry = Path(tempfile.mkdtemp(prefix="embedloop-mlflow-"))
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{registry}/mlflow.db"
+    os.environ["MLFLOW_ARTIFACTS_URI"] = str(registry / "artifacts")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,7 +7,7 @@ import uuid
 from functions.clickstream.logic import shown_items, shown_list
 from functions.clickstream.messages import CreateSession, Session
 from functions.context import Context
-from functions.errors import Conflict, InvalidInput, NotFound, Unavailable
+from functions.errors import Conflict, InvalidInput, NotFound
 from functions.sessions import NewSession, StoredSession
 from functions.tasks.logic import is_uuid
 
@@ -99,9 +99,8 @@ async def _given(session_id: str, req: CreateSession, ctx: Context) -> NewSessio
     blue = await ctx.collections.blue(req.index)
     if blue is None:
         raise NotFound(f"index {req.index!r} does not exist", field="index")
-    if blue.model_name != ctx.embedder.model_name:
-        raise Unavailable(f"index {req.index!r} needs model {blue.model_name}, which is not loaded")
-    vector = (await ctx.embedder.embed_queries([req.query]))[0]
+    embedder = await ctx.embedders.of(blue)
+    vector = (await embedder.embed_queries([req.query]))[0]
     return NewSession(
         session_id=session_id,
         index_name=req.index,

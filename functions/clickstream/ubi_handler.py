@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from functions.clickstream import ubi
@@ -17,8 +16,7 @@ from functions.clickstream.ubi_messages import (
     UbiQueryResult,
 )
 from functions.context import Context
-from functions.errors import InvalidInput
-from functions.ports import Vectors
+from functions.errors import InvalidInput, Unavailable
 from functions.records import Collection
 from functions.sessions import NewSession, SessionFilter
 
@@ -76,9 +74,10 @@ async def _target(
     blue = blues[index]
     if blue is None:
         return EventError(status=404, field=field, detail=f"index {index!r} does not exist")
-    if blue.model_name != ctx.embedder.model_name:
-        detail = f"index {index!r} needs model {blue.model_name}, which is not loaded"
-        return EventError(status=503, field=field, detail=detail)
+    try:
+        await ctx.embedders.of(blue)
+    except Unavailable as exc:
+        return EventError(status=503, field=field, detail=f"index {index!r}: {exc}")
     return blue
 
 
@@ -86,8 +85,7 @@ async def _new_sessions(
     todo: list[tuple[int, UbiQuery, ubi.QueryFields, Collection]], ctx: Context
 ) -> list[NewSession]:
     """The sessions to create, every query text embedded in one call."""
-    texts = [query.user_query for _, query, _, _ in todo if query.user_query]
-    vectors: Iterator[Vectors] = iter(await ctx.embedder.embed_queries(texts) if texts else [])
+    vectors = await _query_vectors(todo, ctx)
     return [
         NewSession(
             session_id=query.query_id,
@@ -96,7 +94,7 @@ async def _new_sessions(
             search_id=None,
             user_id=fields.user_id,
             query=query.user_query,
-            query_vector=[float(x) for x in next(vectors)] if query.user_query else None,
+            query_vector=vectors.get(query.query_id),
             shown=fields.shown,
             shown_offset=fields.shown_offset,
             irrelevant=fields.irrelevant,
@@ -144,3 +142,22 @@ async def export_ubi(query: SessionFilter, cursor: str | None, ctx: Context) -> 
         events=[ubi.to_ubi_event(by_id[e.session_id], e) for e in events],
         next_cursor=page.next_cursor,
     )
+
+
+async def _query_vectors(
+    todo: list[tuple[int, UbiQuery, ubi.QueryFields, Collection]], ctx: Context
+) -> dict[str, list[float]]:
+    """Each query's vector by the model of its own collection, one embedding call per collection."""
+    by_collection: dict[str, list[tuple[str, str]]] = {}
+    blues = {blue.id: blue for _, _, _, blue in todo}
+    for _, query, _, blue in todo:
+        if query.user_query:
+            by_collection.setdefault(blue.id, []).append((query.query_id, query.user_query))
+    found: dict[str, list[float]] = {}
+    for collection_id, items in by_collection.items():
+        embedder = await ctx.embedders.of(blues[collection_id])
+        embedded = await embedder.embed_queries([text for _, text in items])
+        found.update(
+            {qid: [float(x) for x in vector] for (qid, _), vector in zip(items, embedded, strict=True)}
+        )
+    return found

@@ -89,8 +89,7 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
         return msgspec.structs.replace(base, detail=detail, **counts)
     if ctx.trainer is None:
         raise PermanentFailure("this process has no trainer (fine_tuning.run runs on the gpu pool)")
-    name = f"{ctx.config.fine_tuning.registered_model_prefix}{req.index}"
-    champion = await ctx.registry.champion(name) if ctx.registry is not None else None
+    champion = await ctx.registry.champion(ctx.embedders.registered_name(req.index))
     task_id = ctx.task_id or f"local-{uuid.uuid4().hex[:12]}"
     plan = logic.plan(
         task_id=task_id, index=req.index, preset=preset, config=ctx.config, champion=champion, seed=seed

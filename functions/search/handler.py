@@ -81,10 +81,9 @@ async def _query_vector(req: SearchRequest, collection: Collection, ctx: Context
     if req.vector is not None:
         return logic.query_vector(req.vector, collection.dim)
     assert req.query is not None  # page_size checked that exactly one is given
-    if collection.model_name != ctx.embedder.model_name:
-        # A query embedded by another model would match nothing meaningful: refuse, do not guess.
-        raise Unavailable(f"index {req.index!r} needs model {collection.model_name}, which is not loaded")
-    embedded: Vectors = (await ctx.embedder.embed_queries([req.query]))[0]
+    # The collection's own model version: a query embedded by another would match nothing meaningful.
+    embedder = await ctx.embedders.of(collection)
+    embedded: Vectors = (await embedder.embed_queries([req.query]))[0]
     return embedded
 
 

@@ -67,7 +67,7 @@ async def upsert(req: UpsertRequest, ctx: Context) -> UpsertResult:
     cfg = ctx.config.upsertion
     logic.check_upsert(req, cfg)
     targets = await collections_to_write(req.index, ctx)
-    writer.check_models(targets, ctx)
+    await writer.check_models(targets, ctx)
     source = req.external()
     if source is not None:
         return await streaming.upsert_from(source, req, targets, ctx)

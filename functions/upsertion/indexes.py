@@ -19,10 +19,6 @@ from functions.upsertion.messages import (
     SetBlueRequest,
 )
 
-# The configured model as shipped; fine-tuned versions will name their registered version here.
-BASE_VERSION = "base"
-
-
 async def create_index(req: CreateIndexRequest, ctx: Context) -> tuple[Index, bool]:
     """Create `req.name` with a blue collection for the configured model; an existing index is
     returned as it is, with False."""
@@ -42,11 +38,16 @@ async def _new_collection(index: str, ctx: Context) -> NewCollection:
     # The vector dimension comes from the model itself, which must be loaded to say it.
     if not await ctx.embedder.ready():
         raise Unavailable("the embedding model is not ready; try again shortly")
+    # The base model becomes version 1 of the index's registered model (alias champion): deployment,
+    # fine-tuning and reindex all name versions of that model.
+    version = await ctx.registry.ensure_base(
+        ctx.embedders.registered_name(index), ctx.embedder.model_name, ctx.config.model.path
+    )
     return NewCollection(
         id=new_collection_id(index, uuid.uuid4().hex),
         index_name=index,
         model_name=ctx.embedder.model_name,
-        model_version=BASE_VERSION,
+        model_version=version,
         dim=ctx.embedder.dim,
         metric=ctx.config.collections.metric,
     )

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from functions.context import Context
-from functions.errors import PermanentFailure
-from functions.ports import Vectors
+from functions.errors import PermanentFailure, Unavailable
+from functions.ports import Embedder, Vectors
 from functions.records import Collection
 from functions.upsertion import logic, parts
 from functions.upsertion.logic import Prepared
@@ -50,14 +50,13 @@ class Tally:
         )
 
 
-def check_models(targets: Sequence[Collection], ctx: Context) -> None:
-    """Every target must hold vectors of the model this process embeds with."""
+async def check_models(targets: Sequence[Collection], ctx: Context) -> None:
+    """Every target's model version must be one this process can embed with."""
     for collection in targets:
-        if collection.model_name != ctx.embedder.model_name:
-            raise PermanentFailure(
-                f"collection {collection.id} holds {collection.model_name} vectors; "
-                f"this worker embeds with {ctx.embedder.model_name}"
-            )
+        try:
+            await ctx.embedders.of(collection)
+        except Unavailable as exc:
+            raise PermanentFailure(f"collection {collection.id}: {exc}") from exc
 
 
 async def write_batch(
@@ -99,11 +98,12 @@ async def _embed_and_write(
     embedding each write group on its own (measured: 0.84 → ~0.94 of raw encode speed).
     """
     cfg = ctx.config.upsertion
-    split = [await ctx.embedder.split(p.text, cfg.chunk_max_tokens, cfg.chunk_overlap_tokens) for p in items]
+    embedder = await ctx.embedders.of(collection)
+    split = [await embedder.split(p.text, cfg.chunk_max_tokens, cfg.chunk_overlap_tokens) for p in items]
     kept = [(p, chunks) for p, chunks in zip(items, split, strict=True) if chunks]
     empty = {p.item.object_id for p, chunks in zip(items, split, strict=True) if not chunks}
     texts = [text for _, chunks in kept for text in chunks]
-    vectors = await _embed_sorted(texts, collection, ctx, on_chunks)
+    vectors = await _embed_sorted(texts, collection, embedder, ctx, on_chunks)
     starts = np.cumsum([0] + [len(chunks) for _, chunks in kept])
     for group in parts.write_groups([len(chunks) for _, chunks in kept], cfg.embed_batch_size):
         await ctx.progress.check_cancelled()
@@ -115,7 +115,11 @@ async def _embed_and_write(
 
 
 async def _embed_sorted(
-    texts: Sequence[str], collection: Collection, ctx: Context, on_chunks: ChunkReport | None
+    texts: Sequence[str],
+    collection: Collection,
+    embedder: Embedder,
+    ctx: Context,
+    on_chunks: ChunkReport | None,
 ) -> Vectors:
     """Vectors of `texts` in their order, embedded shortest first; cancel checks between batches."""
     batch_size = ctx.config.upsertion.embed_batch_size
@@ -124,7 +128,7 @@ async def _embed_sorted(
     for start in range(0, len(order), batch_size):
         await ctx.progress.check_cancelled()
         chosen = order[start : start + batch_size]
-        embedded = await ctx.embedder.embed_documents([texts[i] for i in chosen])
+        embedded = await embedder.embed_documents([texts[i] for i in chosen])
         if embedded.shape != (len(chosen), collection.dim):
             raise PermanentFailure(
                 f"embedder returned {embedded.shape}; collection {collection.id} needs dim {collection.dim}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from pathlib import Path
@@ -187,34 +186,3 @@ class TrainingSession:
     def _delete_artifacts(self, uri: str) -> None:
         with contextlib.suppress(FileNotFoundError, MlflowException):  # nothing was stored
             get_artifact_repository(uri).delete_artifacts()  # type: ignore[no-untyped-call]
-
-
-class MlflowModelRegistry:
-    """The ModelRegistry port: the champion's version and a local copy of its model."""
-
-    def __init__(self, cfg: MlflowConfig, cache_dir: str) -> None:
-        self._cfg = cfg
-        self._cache = Path(cache_dir)
-
-    async def champion(self, registered_model_name: str) -> tuple[str, str] | None:
-        """(version, local model path) of alias "champion", or None when there is none."""
-        return await asyncio.to_thread(self._champion, registered_model_name)
-
-    def _champion(self, name: str) -> tuple[str, str] | None:
-        import mlflow.artifacts
-
-        client = MlflowClient(tracking_uri=self._cfg.tracking_uri, registry_uri=self._cfg.tracking_uri)
-        try:
-            version = str(client.get_model_version_by_alias(name, CHAMPION).version)
-        except MlflowException:
-            return None  # no such model, or no champion alias yet
-        target = self._cache / name / version
-        if not (target / MODEL_SUBDIR).is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version}",
-                dst_path=str(target),
-                tracking_uri=self._cfg.tracking_uri,
-                registry_uri=self._cfg.tracking_uri,
-            )
-        return version, str(target / MODEL_SUBDIR)

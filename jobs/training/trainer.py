@@ -18,7 +18,7 @@ from functions.errors import TaskCancelled
 from functions.ports import TrainingReporter
 from functions.training_records import Example, TrainingOutcome, TrainingPlan, TrainingSet
 from jobs.stores.local_embedder import resolve_model_path
-from jobs.stores.mlflow_registry import MlflowModelRegistry, MlflowTracking
+from jobs.stores.mlflow_registry import MlflowTracking
 
 # epoch number (1-based) and the model being trained → True to stop training (pruned)
 EpochHook = Callable[[int, Any], bool]
@@ -164,8 +164,7 @@ class SentenceTransformersTrainer:
         return outcome
 
 
-def build_ports(config: AppConfig) -> tuple[SentenceTransformersTrainer, MlflowModelRegistry]:
-    """The Trainer and ModelRegistry of a training process (jobs/bootstrap.build_training)."""
+def build_trainer(config: AppConfig) -> SentenceTransformersTrainer:
+    """The Trainer of a training process (jobs/bootstrap.build_training)."""
     threads = config.fine_tuning.torch_threads or config.embedder.torch_threads
-    trainer = SentenceTransformersTrainer(MlflowTracking(config.mlflow), threads)
-    return trainer, MlflowModelRegistry(config.mlflow, str(Path(config.data_dir) / "models"))
+    return SentenceTransformersTrainer(MlflowTracking(config.mlflow), threads)

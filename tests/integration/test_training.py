@@ -12,7 +12,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from functions.config import AppConfig, MlflowConfig
 from functions.errors import TaskCancelled
-from jobs.bootstrap import build_training
+from jobs.bootstrap import build_registry, build_training
 from jobs.training.evaluate import evaluate
 from jobs.training.study import promotable
 from jobs.training.trainer import load_model
@@ -46,7 +46,7 @@ def runs(client: MlflowClient) -> list[object]:
 
 async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Path) -> None:
     cfg, client = private(config, tmp_path)
-    trainer, registry = build_training(cfg)
+    trainer, registry = build_training(cfg), build_registry(cfg)
     data, plan = training_set(), tiny_plan("task-tiny", str(tmp_path / "scratch"))
     reporter = RecordingReporter()
 
@@ -113,7 +113,7 @@ async def test_a_stopped_run_leaves_no_artifacts(
     config: AppConfig, tmp_path: Path, reporter: RecordingReporter, error: type[Exception], status: str
 ) -> None:
     cfg, client = private(config, tmp_path)
-    trainer, _ = build_training(cfg)
+    trainer = build_training(cfg)
     plan = tiny_plan("task-stopped", str(tmp_path / "scratch"))
 
     with pytest.raises(error):
@@ -125,3 +125,18 @@ async def test_a_stopped_run_leaves_no_artifacts(
     assert client.search_model_versions(f"name='{MODEL}'") == []
     assert files_under(tmp_path / "mlartifacts") == []
     assert not is_dir(tmp_path / "scratch")
+
+
+async def test_the_base_model_is_version_one_and_champion(config: AppConfig, tmp_path: Path) -> None:
+    cfg, client = private(config, tmp_path)
+    registry = build_registry(cfg)
+
+    first = await registry.ensure_base(MODEL, cfg.model.name, cfg.model.path)
+    again = await registry.ensure_base(MODEL, cfg.model.name, cfg.model.path)
+
+    assert first == again == "1"
+    assert len(client.search_model_versions(f"name='{MODEL}'")) == 1
+    assert await registry.champion(MODEL) == ("1", cfg.model.path)  # no copy: the configured model
+    assert await registry.model_dir(MODEL, "1") == cfg.model.path
+    assert await registry.model_dir(MODEL, "7") is None
+    assert files_under(tmp_path / "mlartifacts") == []

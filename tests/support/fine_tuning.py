@@ -45,8 +45,8 @@ class FakeTrainer:
 
 
 def with_trainer(ctx: Context, trainer: FakeTrainer) -> Context:
-    """The context with the fake trainer (and no registry: the configured model is the champion)."""
-    return dataclasses.replace(ctx, trainer=trainer, registry=None)
+    """The context with the fake trainer (the champion is the base model, version 1)."""
+    return dataclasses.replace(ctx, trainer=trainer)
 
 
 async def searched_session(
