@@ -10,6 +10,7 @@ from functions.config import AppConfig
 from functions.ports import (
     ClickstreamStore,
     CollectionStore,
+    DeploymentStore,
     Embedder,
     Embedders,
     FeedbackDataStore,
@@ -20,6 +21,8 @@ from functions.ports import (
     ModelServer,
     Progress,
     Queue,
+    ReindexData,
+    ReindexStore,
     TaskStore,
     Trainer,
     VectorStore,
@@ -59,10 +62,14 @@ class Context:
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()
     # Only the gpu worker (and the finetune script) train; elsewhere it stays None.
     trainer: Trainer | None = None
-    # The Triton server and its model repository, where deployment is enabled.
+    # The Triton server and its model repository, and the deployments table, where deployment is enabled.
     models: ModelServer | None = None
+    deployments: DeploymentStore | None = None
     # Fine-tuning's reads of sessions and stored texts (None where no process wired it).
     feedback: FeedbackDataStore | None = None
+    # Reindex runs, batches and leases, and its reads/guarded writes of collections (None: not wired).
+    reindex: ReindexStore | None = None
+    reindex_data: ReindexData | None = None
     # The task the handler runs for (set with `progress`; None outside a task).
     task_id: str | None = None
 

@@ -6,13 +6,36 @@ stage drives a ModelServer; every stage that embeds asks the Embedders for the c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from functions.records import Collection
 from functions.structs import Struct
 
 if TYPE_CHECKING:  # ports imports this module; the Embedder protocol is only needed by the type checker
     from functions.ports import Embedder
+
+
+DeploymentState = Literal["deploying", "ready", "failed", "undeploying"]
+
+
+class Deployment(Struct, frozen=True, kw_only=True):
+    """One registered version in the model repository: its state and, in lists, Triton's own readiness."""
+
+    id: str  # "<model>@<version>"
+    model: str
+    version: str
+    triton_model: str
+    triton_version: int
+    state: DeploymentState
+    export_parity: float | None = None  # TorchScript vs sentence-transformers at export
+    served_parity: float | None = None  # Triton vs the export-time embeddings, after loading
+    error: str | None = None
+    task_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    triton_state: str | None = None  # READY, UNAVAILABLE, ... as Triton reports it (lists only)
 
 
 class ExportedVersion(Struct, frozen=True, kw_only=True):
@@ -61,3 +84,22 @@ class Embedders(Protocol):
     def default(self) -> Embedder: ...
     def registered_name(self, index: str) -> str: ...
     async def of(self, collection: Collection) -> Embedder: ...
+
+
+class DeploymentStore(Protocol):
+    """The deployments table: one row per version written to (or being removed from) the repository."""
+
+    async def get(self, deployment_id: str) -> Deployment | None: ...
+    async def all(self) -> list[Deployment]: ...
+    async def begin(self, new: Deployment) -> Deployment: ...
+    async def mark(
+        self,
+        deployment_id: str,
+        state: DeploymentState,
+        *,
+        export_parity: float | None = None,
+        served_parity: float | None = None,
+        error: str | None = None,
+    ) -> Deployment | None: ...
+    async def remove(self, deployment_id: str) -> None: ...
+    def locked(self, key: str) -> AbstractAsyncContextManager[None]: ...

@@ -10,8 +10,11 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.config import UpsertionConfig
+from functions.deployment_ports import DeploymentStore as DeploymentStore
 from functions.deployment_ports import Embedders as Embedders
 from functions.deployment_ports import ModelServer as ModelServer
+from functions.reindex_ports import ReindexData as ReindexData
+from functions.reindex_ports import ReindexStore as ReindexStore
 from functions.records import (
     Collection,
     DropOutcome,

@@ -17,12 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from functions.config import AppConfig
 from functions.context import Context
-from functions.ports import Embedder, Embedders, HealthCheck, ModelRegistry, Trainer
+from functions.ports import Embedder, Embedders, HealthCheck, ModelRegistry, ModelServer, Trainer
 from jobs.envfile import load_env_file
 from jobs.secrets import ensure_local_secrets, require_prod_secrets
 from jobs.stores import (
     clickstream,
     collections,
+    deployments,
     embedders,
     feedback_data,
     improvement,
@@ -45,6 +46,7 @@ EMBEDDERS = {"local": "jobs.stores.local_embedder:LocalEmbedder"}
 TRAINING_ROLES = frozenset({"worker-gpu"})
 TRAINING = "jobs.training.trainer:build_trainer"
 # How each backend serves the fine-tuned versions of a collection (jobs/stores/embedders.py).
+MODEL_SERVER = "jobs.stores.triton_server:TritonModelServer"
 VERSION_EMBEDDERS = {"local": "jobs.stores.embedders:local_factory"}
 
 
@@ -135,6 +137,13 @@ def build_registry(config: AppConfig) -> ModelRegistry:
     return model_registry.MlflowModelRegistry(config.mlflow, str(Path(config.data_dir) / "models"))
 
 
+def build_model_server(config: AppConfig) -> ModelServer:
+    """The Triton adapter (its client is made on first use; the exporter imports torch only when run)."""
+    module, _, name = MODEL_SERVER.partition(":")
+    server: ModelServer = getattr(importlib.import_module(module), name)(config)
+    return server
+
+
 def build_embedders(config: AppConfig, default: Embedder, registry: ModelRegistry) -> Embedders:
     """The embedder of each collection's version, on the configured backend."""
     module, _, name = VERSION_EMBEDDERS[config.embedder.backend].partition(":")
@@ -175,6 +184,8 @@ async def build_context(config: AppConfig, role: str) -> Context:
         health=health,
         closers=(transport.aclose, redis.aclose, pool.close),
         trainer=trainer,
+        models=build_model_server(config) if config.deployment.enabled else None,
+        deployments=deployments.PostgresDeploymentStore(pool) if config.deployment.enabled else None,
     )
 
 

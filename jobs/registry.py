@@ -62,6 +62,18 @@ JOBS: dict[str, JobSpec] = {
             "functions.fine_tuning.messages:FineTuningRequest",
             "gpu",
         ),
+        JobSpec(
+            "deployment.deploy",
+            "functions.deployment.handler:deploy",
+            "functions.deployment.messages:DeployRequest",
+            "cpu",
+        ),
+        JobSpec(
+            "deployment.undeploy",
+            "functions.deployment.handler:undeploy",
+            "functions.deployment.messages:DeployRequest",
+            "cpu",
+        ),
     )
 }
 

@@ -22,6 +22,27 @@ def mean_ndcg(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]], k: i
     return sum(scores) / len(scores) if scores else 0.0
 
 
+def quality(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
+    """Mean nDCG@10, MRR@10 (first relevant result) and Recall@100 over the judged queries."""
+    judged = [q for q, grades in qrels.items() if any(g > 0 for g in grades.values())]
+    if not judged:
+        return {"ndcg10": 0.0, "mrr10": 0.0, "recall100": 0.0}
+
+    def mrr(ranked: list[str], grades: dict[str, int]) -> float:
+        return next((1 / (i + 1) for i, doc in enumerate(ranked[:10]) if grades.get(doc, 0) > 0), 0.0)
+
+    def recall(ranked: list[str], grades: dict[str, int]) -> float:
+        relevant = {doc for doc, g in grades.items() if g > 0}
+        return len(relevant & set(ranked[:100])) / len(relevant)
+
+    n = len(judged)
+    return {
+        "ndcg10": sum(ndcg_at_k(runs.get(q, []), qrels[q], 10) for q in judged) / n,
+        "mrr10": sum(mrr(runs.get(q, []), qrels[q]) for q in judged) / n,
+        "recall100": sum(recall(runs.get(q, []), qrels[q]) for q in judged) / n,
+    }
+
+
 def recall_at_k(found: list[str], truth: list[str], k: int = 10) -> float:
     """Share of the true top `k` that `found`'s top `k` holds (how ANN search is judged against exact)."""
     wanted = set(truth[:k])

@@ -1,74 +1,147 @@
-"""The main job, end to end through the real HTTP API and workers (`make demo`).
+"""The main job, end to end through the real HTTP API and workers (`make demo`; scripts.lifecycle).
 
-Today: start the stack, create an index, upsert a catalog, search it, report quality.
-Later issues add feedback, fine-tuning, deployment, reindex and the blue switch as further steps.
+1. register and deploy the base model, create the index (blue collection); 2. upsert the corpus;
+3. simulated users search the train queries and click; 4. online improvement from that feedback;
+5. fine-tuning from the clickstream, with its evaluation gate; 6. deployment of the new version;
+7. reindex into a new collection while a client keeps writing; 8. the blue switch, searches running
+throughout; 9. cleanup of the old collection and model. Quality is measured on the held-out test
+queries and on the train queries users clicked, after 2, 4 and 9. A second run continues from the new
+champion (the index, its clickstream and its model registry are kept).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from jobs.bootstrap import ROOT, load_config
 from scripts import beir, sample_catalog
 from scripts.api_client import Api
-from scripts.ir_metrics import mean_ndcg
+from scripts.lifecycle_load import SearchLoad, WriteLoad
+from scripts.lifecycle_report import Report
+from scripts.lifecycle_steps import Split, cleanup, deploy, fine_tune, measure, reindex_and_switch, upsert
+from scripts.simulate_clicks import Settings, simulate, wait_applied
 from scripts.stack import running_stack
 
 
-@dataclass
-class Report:
-    started: float = field(default_factory=time.monotonic)
-    figures: dict[str, float] = field(default_factory=dict)
+def load_data(cfg: DictConfig) -> tuple[list[dict[str, Any]], Split, Split]:
+    """Items, train split (users click on these) and test split (held out) of the dataset or sample."""
+    if cfg.dataset:
+        train, test = beir.load(Path(cfg.dataset), "train"), beir.load(Path(cfg.dataset), "test")
+        return train.items, Split(train.queries, train.qrels), Split(test.queries, test.qrels)
+    items, splits = sample_catalog.generate_splits(cfg.seed)
+    return items, Split(*splits["train"]), Split(*splits["test"])
 
-    def step(self, name: str, figure: str) -> None:
-        """One line per step: name, elapsed time, key figure."""
-        print(f"[{time.monotonic() - self.started:7.1f}s] {name:<10} {figure}", flush=True)
 
-
-def run(cfg: DictConfig, api: Api, report: Report) -> None:
-    """Index → upsert → search → measure."""
-    catalog = beir.load(Path(cfg.dataset), cfg.split) if cfg.dataset else sample_catalog.generate(cfg.seed)
+def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
+    """Steps 1-9; every figure lands in `report`."""
+    items, train, test = load_data(cfg)
     index = api.call("POST", "/indexes", json={"name": cfg.index})
-    report.step("index", f"{cfg.index}: blue collection {index['blue_collection_id']}")
+    blue = api.call("GET", f"/collections/{index['blue_collection_id']}")
+    model, version = f"{load_config().fine_tuning.registered_model_prefix}{cfg.index}", blue["model_version"]
+    if cfg.triton:
+        deployed = deploy(api, model, version)
+        report.step("deploy", f"{model}@{version} ready in Triton (parity {deployed.get('served_parity')})")
+    report.step("index", f"{cfg.index}: blue {blue['id']} ({blue['model_name']}, version {version})")
 
-    began, totals = time.monotonic(), {"upserted": 0, "unchanged": 0, "failed": 0}
-    for start in range(0, len(catalog.items), cfg.batch_size):
-        batch = catalog.items[start : start + cfg.batch_size]
-        accepted = api.call("POST", "/items/upsert", json={"index": cfg.index, "items": batch})
-        task = api.wait_task(accepted["task_id"], f"upsert {start + len(batch)}/{len(catalog.items)}")
-        for key in totals:
-            value = task["result"].get(key, 0)
-            totals[key] += len(value) if isinstance(value, list) else value
-    rate = len(catalog.items) / max(1e-9, time.monotonic() - began)
-    report.step("upsert", f"{len(catalog.items)} items ({totals}) at {rate:.0f} items/s")
+    totals = upsert(api, cfg.index, items, cfg.batch_size)
+    report.step("upsert", f"{len(items)} items {totals}")
+    sets = {"test": test, "seen": train}
+    report.measure("base", measure(api, cfg.index, sets))
+    report.step("measure", f"base nDCG@10 test {report.quality['base']['test']['ndcg10']:.4f}")
 
-    runs: dict[str, list[str]] = {}
-    began = time.monotonic()
-    for qid, text in catalog.queries.items():
-        body = {"index": cfg.index, "query": text, "limit": cfg.limit}
-        runs[qid] = [hit["object_id"] for hit in api.call("POST", "/search/similar", json=body)["hits"]]
-    per_query_ms = 1000 * (time.monotonic() - began) / max(1, len(runs))
-    ndcg = mean_ndcg(runs, catalog.qrels, k=10)
-    report.figures["ndcg10"] = ndcg
-    report.step("search", f"{len(runs)} queries, {per_query_ms:.0f} ms each over HTTP, nDCG@10 {ndcg:.3f}")
-    _show(api, cfg, catalog)
+    settings = Settings.from_config(cfg.clicks)
+    clicked = simulate(api, _catalog(items, train), settings, index=cfg.index)
+    report.step("clicks", clicked.summary())
+    seen = {q for q in clicked.clicked_queries if q in train.qrels}
+    sets["seen"] = Split({q: train.queries[q] for q in seen}, {q: train.qrels[q] for q in seen})
+    report.quality["base"] = measure(api, cfg.index, sets)  # the seen set is known only now
+
+    ended = wait_applied(api, clicked.task_ids, cfg.timeout_s)
+    report.measure("improved", measure(api, cfg.index, sets))
+    q = report.quality["improved"]
+    report.step(
+        "improve",
+        f"{dict(ended)} tasks; nDCG@10 seen {q['seen']['ndcg10']:.4f} test {q['test']['ndcg10']:.4f}",
+    )
+
+    tuned = fine_tune(
+        api, cfg.index, cfg.preset, OmegaConf.to_container(cfg.overrides) if cfg.overrides else None
+    )
+    champion, challenger = tuned.get("champion") or {}, tuned.get("challenger") or {}
+    report.step(
+        "fine-tune",
+        f"{tuned['status']}: nDCG@10 {champion.get('ndcg_at_10', 0):.4f} → "
+        f"{challenger.get('ndcg_at_10', 0):.4f} "
+        f"on held-out clicks, promoted={tuned.get('promoted')}, version {tuned.get('registered_version')}",
+    )
+    new_version = tuned.get("registered_version")
+    if not (tuned.get("promoted") or cfg.deploy_unpromoted) or new_version is None:
+        report.step(
+            "stop", "the challenger did not beat the champion: nothing to deploy (never promote worse)"
+        )
+        report.measure("final", report.quality["improved"])
+        return
+    if cfg.triton:
+        deployed = deploy(api, model, new_version)
+        report.step("deploy", f"{model}@{new_version} ready (parity {deployed.get('served_parity')})")
+
+    old_blue = blue["id"]
+    queries = list(train.queries.values()) + list(test.queries.values())
+    with SearchLoad(url, key, cfg.index, queries, clients=cfg.searchers) as searchers:
+        writer = WriteLoad(url, key, cfg.index, items[: cfg.write_template])
+        with writer:
+            switched = reindex_and_switch(api, cfg.index, new_version, searchers, writer, cfg.reindex_batch)
+        report.step(
+            "reindex",
+            f"{switched.get('objects')} objects into {switched['destination_collection_id']}; "
+            f"writes during it: +{writer.upserted} -{writer.deleted} ({writer.failed} failed)",
+        )
+    report.figures["failed_searches"] = searchers.failed
+    report.step(
+        "switch",
+        f"blue → {switched['destination_collection_id']}; {searchers.ok} searches, "
+        f"{searchers.failed} failed ({searchers.errors[:2]})",
+    )
+    report.figures["final_objects"] = _complete(api, cfg.index, len(items), writer)
+    done = cleanup(api, old_blue, model if cfg.triton else None, version)
+    report.step("cleanup", "; ".join(done))
+    report.measure("final", measure(api, cfg.index, sets))
 
 
-def _show(api: Api, cfg: DictConfig, catalog: sample_catalog.Catalog) -> None:
-    for qid, text in list(catalog.queries.items())[: cfg.show_queries]:
-        result = api.call("POST", "/search/similar", json={"index": cfg.index, "query": text, "limit": 3})
-        print(f"\n  query: {text}")
-        for rank, hit in enumerate(result["hits"], 1):
-            mark = "✓" if hit["object_id"] in catalog.qrels.get(qid, {}) else " "
-            print(f"   {mark} {rank}. {hit['object_id']:<10} {hit['score']:.3f}  {hit['chunk'][:70]}")
-    print()
+def _catalog(items: list[dict[str, Any]], split: Split) -> sample_catalog.Catalog:
+    return sample_catalog.Catalog(items=items, queries=split.queries, qrels=split.qrels)
+
+
+def _complete(api: Api, index: str, base_items: int, writer: WriteLoad) -> int:
+    """The final blue collection must hold the corpus plus what the writer left: raise if not."""
+    detail = api.call("GET", f"/indexes/{index}")
+    expected = base_items + len(writer.expected)
+    if detail["objects"] != expected:
+        raise RuntimeError(f"blue collection holds {detail['objects']} objects, expected {expected}")
+    return int(detail["objects"])
+
+
+def _headlines(report: Report) -> dict[str, Any]:
+    base, final = report.quality["base"], report.quality.get("final", report.quality["base"])
+
+    def gain(key: str) -> float:
+        before = base[key]["ndcg10"]
+        return 100 * (final[key]["ndcg10"] - before) / before if before else 0.0
+
+    return {
+        "lifecycle_ndcg10_base": f"{base['test']['ndcg10']:.4f}",
+        "lifecycle_ndcg10_final": f"{final['test']['ndcg10']:.4f}",
+        "lifecycle_ndcg10_gain_pct": f"{gain('test'):.2f}",
+        "lifecycle_seen_ndcg10_gain_pct": f"{gain('seen'):.2f}",
+        "lifecycle_minutes": f"{report.minutes():.2f}",
+        "lifecycle_failed_searches": str(report.figures.get("failed_searches", 0)),
+    }
 
 
 @hydra.main(version_base="1.3", config_path="../conf/scripts", config_name="lifecycle")
@@ -79,17 +152,19 @@ def main(cfg: DictConfig) -> None:
     key = config.api.admin_keys[0]
     report = Report()
     if cfg.api_url:
-        api = Api(cfg.api_url, key)
-        run(cfg, api, report)
+        with Api(cfg.api_url, key) as api:
+            run(cfg, api, cfg.api_url, key, report)
     else:
         env = {k: os.environ[k] for k in ("EMBEDLOOP_ADMIN_KEYS", "EMBEDLOOP_WEBHOOK_SECRET")}
-        with running_stack(cfg.port, env, ROOT / ".data" / "logs") as url:
+        with running_stack(cfg.port, env, ROOT / ".data" / "logs", gpu_overrides=cfg.gpu_overrides) as url:
             report.step("stack", f"web + cpu + gpu workers ready at {url}")
-            api = Api(url, key)
-            run(cfg, api, report)
-    api.close()
-    print(f"demo_ndcg10: {report.figures['ndcg10']:.4f}")
-    print(f"demo_minutes: {(time.monotonic() - report.started) / 60:.2f}")
+            with Api(url, key) as api:
+                run(cfg, api, url, key, report)
+    print("\n" + report.table() + "\n")
+    json_path, png_path = report.write(ROOT / ".data" / "reports", {"config": OmegaConf.to_container(cfg)})
+    print(f"report: {json_path}\nchart:  {png_path}\n")
+    for name, value in _headlines(report).items():
+        print(f"{name}: {value}")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,7 @@ class SimulationReport:
     clicks_by_rank: Counter[int] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)  # per event: accepted/duplicate/rejected
     task_ids: list[str] = field(default_factory=list)
+    clicked_queries: set[str] = field(default_factory=set)  # query ids with at least one click
     seconds: float = 0.0
 
     def add(self, events: list[SimEvent], grades: Mapping[str, int], statuses: list[str], task: Any) -> None:
@@ -131,13 +132,16 @@ def simulate(
     report, began = SimulationReport(), time.monotonic()
     pool = ThreadPoolExecutor(max_workers=max(1, settings.concurrency))
     try:
-        futures = [
-            pool.submit(_session, api, index, settings, qid, text, user, catalog.qrels.get(qid, {}))
+        futures = {
+            pool.submit(_session, api, index, settings, qid, text, user, catalog.qrels.get(qid, {})): qid
             for user, qid, text in jobs
-        ]
+        }
         with tqdm(total=len(jobs), desc="simulate", unit="session", leave=False) as bar:
             for future in as_completed(futures):
-                report.add(*future.result())
+                events, *rest = future.result()
+                report.add(events, *rest)
+                if any(e.type == "click" for e in events):
+                    report.clicked_queries.add(futures[future])
                 bar.update()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on an error: no new sessions, none left running

@@ -25,9 +25,17 @@ def _commands(port: int) -> dict[str, list[str]]:
     }
 
 
+def _env(name: str, base: dict[str, str], gpu_overrides: str) -> dict[str, str]:
+    """The gpu pool may get Hydra overrides of its own (e.g. embedder.backend=triton: it embeds
+    through Triton while the web process embeds queries in-process)."""
+    if name != "gpu" or not gpu_overrides:
+        return base
+    return {**base, "EMBEDLOOP_OVERRIDES": f"{base.get('EMBEDLOOP_OVERRIDES', '')} {gpu_overrides}".strip()}
+
+
 @contextmanager
 def running_stack(
-    port: int, env: dict[str, str], log_dir: Path, ready_timeout_s: float = 180
+    port: int, env: dict[str, str], log_dir: Path, ready_timeout_s: float = 180, gpu_overrides: str = ""
 ) -> Iterator[str]:
     """Yield the API base URL once /ready answers; terminate every process on exit."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -36,7 +44,9 @@ def running_stack(
     try:
         for name, cmd in _commands(port).items():
             log = (log_dir / f"{name}.log").open("wb")
-            procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+            procs[name] = subprocess.Popen(
+                cmd, cwd=ROOT, env=_env(name, full_env, gpu_overrides), stdout=log, stderr=subprocess.STDOUT
+            )
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, procs, ready_timeout_s, log_dir)
         yield url
