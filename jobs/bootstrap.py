@@ -31,6 +31,8 @@ from jobs.stores import (
     model_registry,
     postgres,
     queue,
+    reindex,
+    reindex_data,
     tasks,
     vectors,
     webhooks,
@@ -40,14 +42,22 @@ ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
 log = logging.getLogger("embedloop")
 _compose_lock = threading.Lock()  # Hydra's global state is not thread-safe
-EMBEDDERS = {"local": "jobs.stores.local_embedder:LocalEmbedder"}
+# The default embedder (the configured base model) is in-process on every backend: index creation
+# reads its dimension, and the web process can embed queries without a round trip.
+EMBEDDERS = {
+    "local": "jobs.stores.local_embedder:LocalEmbedder",
+    "triton": "jobs.stores.local_embedder:LocalEmbedder",
+}
 # Processes that fine-tune (the gpu pool; scripts/finetune builds the same role): only they import the
 # training code (torch, sentence-transformers' trainer, Optuna, MLflow).
 TRAINING_ROLES = frozenset({"worker-gpu"})
 TRAINING = "jobs.training.trainer:build_trainer"
 # How each backend serves the fine-tuned versions of a collection (jobs/stores/embedders.py).
 MODEL_SERVER = "jobs.stores.triton_server:TritonModelServer"
-VERSION_EMBEDDERS = {"local": "jobs.stores.embedders:local_factory"}
+VERSION_EMBEDDERS = {
+    "local": "jobs.stores.embedders:local_factory",
+    "triton": "jobs.stores.embedders:triton_factory",
+}
 
 
 def load_config(overrides: tuple[str, ...] = ()) -> AppConfig:
@@ -148,7 +158,9 @@ def build_embedders(config: AppConfig, default: Embedder, registry: ModelRegistr
     """The embedder of each collection's version, on the configured backend."""
     module, _, name = VERSION_EMBEDDERS[config.embedder.backend].partition(":")
     factory = getattr(importlib.import_module(module), name)(config)
-    return embedders.EmbedderPool(config, default, registry, factory)
+    return embedders.EmbedderPool(
+        config, default, registry, factory, base_too=config.embedder.backend != "local"
+    )
 
 
 async def build_context(config: AppConfig, role: str) -> Context:
@@ -181,6 +193,8 @@ async def build_context(config: AppConfig, role: str) -> Context:
         improvement=improvement.PostgresImprovementStore(pool),
         clicks=clickstream.PostgresClickstreamStore(pool),
         feedback=feedback_data.PostgresFeedbackData(pool),
+        reindex=reindex.PostgresReindexStore(pool),
+        reindex_data=reindex_data.PostgresReindexData(pool, config.collections),
         health=health,
         closers=(transport.aclose, redis.aclose, pool.close),
         trainer=trainer,

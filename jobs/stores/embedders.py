@@ -1,14 +1,17 @@
 """The Embedders port: one Embedder per (index model, version), so each collection embeds with its own.
 
-The base version is the process's configured model (already loaded). A fine-tuned version is served by
-the configured backend: in-process from its registered folder ("local"), or by Triton ("triton").
+Backend "local": the base version is the process's configured model (already loaded); a fine-tuned
+version runs in-process from its registered folder. Backend "triton": every version, the base one
+included, is served by Triton from the model repository (the deployment stage wrote and loaded it).
 Versions are immutable, so an embedder, once made, is kept for the life of the process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -16,21 +19,29 @@ from functions.config import AppConfig
 from functions.errors import Unavailable
 from functions.ports import Embedder, ModelRegistry
 from functions.records import Collection
+from jobs.stores.model_paths import resolve_model_path
 
-# Makes the embedder of a non-base version from (registered model, version, local model folder).
-EmbedderFactory = Callable[[str, str, str], Embedder]
+# Makes the embedder of a version from (registered model, version, local model folder, model name).
+EmbedderFactory = Callable[[str, str, str, str], Embedder]
 
 
 class EmbedderPool:
     """Embedders by collection; `default` is the configured base model (used to create indexes)."""
 
     def __init__(
-        self, config: AppConfig, default: Embedder, registry: ModelRegistry, make: EmbedderFactory
+        self,
+        config: AppConfig,
+        default: Embedder,
+        registry: ModelRegistry,
+        make: EmbedderFactory,
+        *,
+        base_too: bool,
     ) -> None:
         self._config = config
         self._default = default
         self._registry = registry
         self._make = make
+        self._base_too = base_too  # the factory serves the base version as well (Triton)
         self._made: dict[tuple[str, str], Embedder] = {}
         self._lock = asyncio.Lock()
 
@@ -43,9 +54,21 @@ class EmbedderPool:
         """The MLflow name of an index's model."""
         return f"{self._config.fine_tuning.registered_model_prefix}{index}"
 
+    async def model_name(self, index: str, version: str) -> str:
+        """The name collections of this version record: the configured model's for the base version,
+        else "<registered model>@<version>" (raises Unavailable for a version that is not registered)."""
+        return (await self._resolve(index, version))[1]
+
+    async def _resolve(self, index: str, version: str) -> tuple[str, str]:
+        name = self.registered_name(index)
+        path = await self._registry.model_dir(name, version)
+        if path is None:
+            raise Unavailable(f"model {name} has no registered version {version}")
+        return path, (self._default.model_name if path == _base_dir(self._config) else f"{name}@{version}")
+
     async def of(self, collection: Collection) -> Embedder:
         """The embedder of the collection's model version (raises Unavailable if it cannot be served)."""
-        if collection.model_name == self._default.model_name:
+        if not self._base_too and collection.model_name == self._default.model_name:
             return self._default  # the base model, whatever its registered version number
         key = (collection.index_name, collection.model_version)
         found = self._made.get(key)
@@ -53,21 +76,44 @@ class EmbedderPool:
             return found
         async with self._lock:
             if key not in self._made:
-                name = self.registered_name(collection.index_name)
-                path = await self._registry.model_dir(name, collection.model_version)
-                if path is None:
-                    raise Unavailable(f"model {name} version {collection.model_version} is not registered")
-                self._made[key] = self._make(name, collection.model_version, path)
+                path, name = await self._resolve(collection.index_name, collection.model_version)
+                registered = self.registered_name(collection.index_name)
+                self._made[key] = self._make(registered, collection.model_version, path, name)
         return self._made[key]
+
+
+def _base_dir(config: AppConfig) -> str:
+    return resolve_model_path(config.model.path)
 
 
 def local_factory(config: AppConfig) -> EmbedderFactory:
     """Fine-tuned versions embedded in this process, from their registered folder."""
 
-    def make(name: str, version: str, path: str) -> Embedder:
-        from jobs.stores.local_embedder import LocalEmbedder
+    def make(registered: str, version: str, path: str, model_name: str) -> Embedder:
+        module: Any = importlib.import_module("jobs.stores.local_embedder")
+        model = msgspec.structs.replace(config.model, name=model_name, path=path)
+        embedder: Embedder = module.LocalEmbedder(model, config.embedder)
+        return embedder
 
-        model = msgspec.structs.replace(config.model, name=f"{name}@{version}", path=path)
-        return LocalEmbedder(model, config.embedder)
+    return make
+
+
+def triton_factory(config: AppConfig) -> EmbedderFactory:
+    """Every version served by Triton (deployed by the deployment stage)."""
+
+    def make(registered: str, version: str, path: str, model_name: str) -> Embedder:
+        from functions.deployment.logic import triton_name
+        from jobs.stores.triton_embedder import TritonEmbedder
+        from jobs.stores.triton_server import repository_root
+
+        return TritonEmbedder(
+            config.deployment,
+            repository_root(config),
+            triton_name(registered),
+            int(version),
+            model_name=model_name,
+            query_prefix=config.model.query_prefix,
+            document_prefix=config.model.document_prefix,
+        )
 
     return make

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,17 +12,10 @@ import numpy as np
 
 from functions.config import EmbedderConfig, ModelConfig
 from functions.ports import Vectors
+from jobs.stores.model_paths import resolve_model_path as resolve_model_path
 from jobs.stores.query_batcher import QueryBatcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else short-text throughput collapses
-
-
-def resolve_model_path(path: str) -> str:
-    """`pkg:<module>` names a package that ships a model (get_model_path()); else a directory."""
-    if path.startswith("pkg:"):
-        module: Any = importlib.import_module(path[4:])
-        return str(module.get_model_path())  # str: a Path object fails in sentence-transformers
-    return path
 
 
 class LocalEmbedder:

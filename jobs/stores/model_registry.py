@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.config import MlflowConfig
+from jobs.stores.model_paths import resolve_model_path
 
 CHAMPION = "champion"
 MODEL_SUBDIR = "model.sentence_transformer"  # where the sentence_transformers flavor keeps the model
@@ -49,7 +50,8 @@ class MlflowModelRegistry:
         return await asyncio.to_thread(self._ensure_base, registered_model_name, model_name, source)
 
     async def model_dir(self, registered_model_name: str, version: str) -> str | None:
-        """A local sentence-transformers folder of that version (downloaded once), or None if unknown."""
+        """A local sentence-transformers folder of that version (downloaded once; the base model's own
+        folder for the base version), or None if unknown."""
         return await asyncio.to_thread(self._model_dir, registered_model_name, version)
 
     async def set_alias(self, registered_model_name: str, alias: str, version: str) -> None:
@@ -70,8 +72,6 @@ class MlflowModelRegistry:
 
     def _ensure_base(self, name: str, model_name: str, source: str) -> str:
         from mlflow.exceptions import MlflowException
-
-        from jobs.stores.local_embedder import resolve_model_path
 
         client = self._client()
         with _registration_lock:
@@ -97,8 +97,8 @@ class MlflowModelRegistry:
             mv = self._client().get_model_version(name, version)
         except MlflowException:
             return None
-        if mv.tags.get(BASE_TAG) == "true":
-            return str(mv.tags.get(BASE_PATH_TAG) or mv.source)
+        if mv.tags.get(BASE_TAG) == "true":  # the configured model's own folder, never copied
+            return resolve_model_path(str(mv.tags.get(BASE_PATH_TAG) or mv.source))
         target = self._cache / name / version
         if not (target / MODEL_SUBDIR).is_dir():
             # Download beside, then rename: a process killed mid-download leaves no half model behind.

@@ -13,6 +13,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from functions.config import AppConfig, MlflowConfig
 from functions.errors import TaskCancelled
 from jobs.bootstrap import build_registry, build_training
+from jobs.stores.local_embedder import resolve_model_path
 from jobs.training.evaluate import evaluate
 from jobs.training.study import promotable
 from jobs.training.trainer import load_model
@@ -136,7 +137,8 @@ async def test_the_base_model_is_version_one_and_champion(config: AppConfig, tmp
 
     assert first == again == "1"
     assert len(client.search_model_versions(f"name='{MODEL}'")) == 1
-    assert await registry.champion(MODEL) == ("1", cfg.model.path)  # no copy: the configured model
-    assert await registry.model_dir(MODEL, "1") == cfg.model.path
+    base_dir = resolve_model_path(cfg.model.path)
+    assert await registry.champion(MODEL) == ("1", base_dir)  # no copy: the configured model's folder
+    assert await registry.model_dir(MODEL, "1") == base_dir
     assert await registry.model_dir(MODEL, "7") is None
     assert files_under(tmp_path / "mlartifacts") == []
