@@ -3,6 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The bundled tritonserver's own virtualenv: nvidia-pytriton pins numpy<2, and the python backend runs
+# model.py with this venv's python, so torch (CPU wheel, installed first) must be in it too.
+TRITON_VENV := .venv-triton
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 DATASET ?=
@@ -19,7 +22,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-venv: $(BIN)/.installed
+$(TRITON_VENV)/bin/.installed:
+	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/python -m pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(TRITON_VENV)/bin/python -m pip install -q nvidia-pytriton==0.7.0
+	touch $@
+
+venv: $(BIN)/.installed $(TRITON_VENV)/bin/.installed
 
 services: venv
 	$(BIN)/python -m scripts.services start

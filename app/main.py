@@ -15,7 +15,17 @@ from litestar.openapi.spec import Components, SecurityScheme
 from app.auth import KeyRing
 from app.deps import DEPENDENCIES
 from app.errors import EXCEPTION_HANDLERS
-from app.routes import clickstream, deployments, fine_tuning, health, improvement, search, tasks, upsertion
+from app.routes import (
+    clickstream,
+    deployments,
+    fine_tuning,
+    health,
+    improvement,
+    reindex,
+    search,
+    tasks,
+    upsertion,
+)
 from functions.config import AppConfig
 from functions.context import Context
 from jobs.bootstrap import build_context, close_context, load_config
@@ -48,6 +58,7 @@ def create_app(config: AppConfig | None = None, context: Context | None = None) 
             clickstream.router,
             improvement.router,
             fine_tuning.router,
+            reindex.router,
             deployments.router,
         ],
         dependencies=DEPENDENCIES,

@@ -207,6 +207,75 @@ class FineTuningConfig(Struct, frozen=True, kw_only=True):
     torch_threads: PositiveInt | None = None
 
 
+class TritonServerConfig(Struct, frozen=True, kw_only=True):
+    """Our own tritonserver (scripts/services): loopback ports; unused when TRITON_URL names another."""
+
+    host: str = "127.0.0.1"
+    http_port: PositiveInt = 8010
+    grpc_port: PositiveInt = 8011
+    # Seconds Triton waits for in-flight requests on SIGTERM.
+    exit_timeout_s: PositiveInt = 10
+
+
+class DeploymentConfig(Struct, frozen=True, kw_only=True):
+    """Triton serving: how versions are written (config.pbtxt), served, and called."""
+
+    enabled: bool = True
+    # python: the generic python-backend model.py runs the TorchScript file (CPU, the bundled server);
+    # libtorch: Triton's own pytorch backend (production containers, GPU).
+    backend: Literal["python", "libtorch"] = "python"
+    # Model repository; "" is <data_dir>/triton/models. Relative paths are relative to the repository root.
+    repository: str = ""
+    http_url: str = "http://127.0.0.1:8010"
+    grpc_url: str = "127.0.0.1:8011"
+    server: TritonServerConfig = field(default_factory=TritonServerConfig)
+    max_batch_size: PositiveInt = 64
+    preferred_batch_sizes: tuple[PositiveInt, ...] = (16, 64)
+    max_queue_delay_us: Annotated[int, Meta(ge=0)] = 2000
+    instance_kind: Literal["cpu", "gpu"] = "cpu"
+    instance_count: PositiveInt = 1
+    # Torch threads of each python-backend instance.
+    torch_threads: PositiveInt = 1
+    # Texts per request the Triton embedder sends (at most max_batch_size), and requests one embed call
+    # keeps in flight (more only queue in Triton, where their timeouts run out).
+    client_batch_size: PositiveInt = 32
+    client_concurrency: PositiveInt = 2
+    load_timeout_s: Annotated[float, Meta(gt=0)] = 120.0
+    request_timeout_s: Annotated[float, Meta(gt=0)] = 30.0
+    # Retries of a failed request (errors, not timeouts: a slow request would only queue again), with
+    # this backoff doubling.
+    retries: Annotated[int, Meta(ge=0)] = 2
+    retry_backoff_s: NonNegFloat = 0.2
+    warmup_requests: Annotated[int, Meta(ge=0)] = 3
+    # An export (and a served version) below this min cosine vs sentence-transformers is refused.
+    min_parity: Annotated[float, Meta(gt=0, le=1)] = 0.9999
+
+
+class ReindexConfig(Struct, frozen=True, kw_only=True):
+    """Reindex between model versions: batches, the per-index lease, verification and cleanup."""
+
+    enabled: bool = True
+    # Objects per batch subtask (keyset range by object id) and batch subtasks in flight at once.
+    batch_size: Annotated[int, Meta(ge=1, le=10_000)] = 256
+    concurrency: Annotated[int, Meta(ge=1, le=64)] = 1
+    # The per-index lease: renewed every heartbeat_s by the running task; a dead holder's expires.
+    lock_ttl_s: Annotated[float, Meta(gt=0)] = 60.0
+    heartbeat_s: Annotated[float, Meta(gt=0)] = 10.0
+    # How often the parent task looks at its batches.
+    poll_s: Annotated[float, Meta(gt=0)] = 0.25
+    # Passes of the final source-vs-destination diff (each fixes what writes raced past).
+    reconcile_rounds: PositiveInt = 3
+    # Recall probe: top-k overlap between source and destination on this many sampled texts.
+    probe_queries: Annotated[int, Meta(ge=0, le=1000)] = 20
+    probe_k: PositiveInt = 10
+    # Auto-switch only when the probe's mean overlap reaches this (0: counts alone decide).
+    min_probe_overlap: Annotated[float, Meta(ge=0, le=1)] = 0.0
+    # Cleanup never drops the rollback target (previous blue) before this many seconds after a switch.
+    cleanup_grace_s: NonNegFloat = 3600.0
+    # Waiting for a deployment.deploy task (embedder backend "triton" only).
+    deploy_timeout_s: Annotated[float, Meta(gt=0)] = 600.0
+
+
 class AppConfig(Struct, frozen=True, kw_only=True):
     env: Literal["local", "test", "prod"]
     data_dir: str
@@ -225,5 +294,5 @@ class AppConfig(Struct, frozen=True, kw_only=True):
     clickstream: ClickstreamConfig
     improvement: ImprovementConfig
     fine_tuning: FineTuningConfig
-    deployment: StageConfig
-    reindex: StageConfig
+    deployment: DeploymentConfig
+    reindex: ReindexConfig

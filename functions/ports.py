@@ -13,8 +13,6 @@ from functions.config import UpsertionConfig
 from functions.deployment_ports import DeploymentStore as DeploymentStore
 from functions.deployment_ports import Embedders as Embedders
 from functions.deployment_ports import ModelServer as ModelServer
-from functions.reindex_ports import ReindexData as ReindexData
-from functions.reindex_ports import ReindexStore as ReindexStore
 from functions.records import (
     Collection,
     DropOutcome,
@@ -29,6 +27,8 @@ from functions.records import (
     StoredObject,
     VectorChange,
 )
+from functions.reindex_ports import ReindexData as ReindexData
+from functions.reindex_ports import ReindexStore as ReindexStore
 from functions.sessions import NewSession, RecordedSearch, SessionFilter, StoredEvent, StoredSession
 from functions.sources import ExternalSource, SourceBatch
 from functions.tasks.messages import NewTask, Task, TaskError, TaskQuery

@@ -63,6 +63,24 @@ JOBS: dict[str, JobSpec] = {
             "gpu",
         ),
         JobSpec(
+            "reindex.run",
+            "functions.reindex.handler:run",
+            "functions.reindex.messages:ReindexRequest",
+            "gpu",
+        ),
+        JobSpec(
+            "reindex.batch",
+            "functions.reindex.handler:run_batch",
+            "functions.reindex.messages:BatchRequest",
+            "gpu",
+        ),
+        JobSpec(
+            "reindex.switch",
+            "functions.reindex.handler:switch_job",
+            "functions.reindex.messages:SwitchRequest",
+            "cpu",
+        ),
+        JobSpec(
             "deployment.deploy",
             "functions.deployment.handler:deploy",
             "functions.deployment.messages:DeployRequest",

@@ -1,9 +1,10 @@
-"""Start, stop and report the backing services (PostgreSQL + pgvector, Redis, MLflow store).
+"""Start, stop and report the backing services (PostgreSQL + pgvector, Redis, MLflow store, Triton).
 
 Usage: python -m scripts.services start|stop|status|env [hydra overrides...]
 
-Services named by DATABASE_URL / REDIS_URL / MLFLOW_TRACKING_URI are used as they are when usable;
-otherwise we run our own (embedded PostgreSQL 18 + pgvector, a private redis-server, sqlite MLflow).
+Services named by DATABASE_URL / REDIS_URL / MLFLOW_TRACKING_URI / TRITON_URL are used as they are when
+usable; otherwise we run our own (embedded PostgreSQL 18 + pgvector, a private redis-server, sqlite
+MLflow, the tritonserver bundled in nvidia-pytriton).
 `start` writes <data_dir>/services.env, which jobs/envfile.py loads into other processes.
 """
 
@@ -20,9 +21,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 
+from scripts import service_triton
 from scripts.service_common import ServiceError, redact, same_endpoint
 from scripts.service_postgres import (
     PostgresSettings,
@@ -35,6 +38,7 @@ from scripts.service_postgres import (
     with_database,
 )
 from scripts.service_redis import RedisSettings, our_pid, ping, start_own, stop_own
+from scripts.service_triton import TritonSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,6 +52,7 @@ class Settings:
     redis: RedisSettings
     mlflow_tracking_uri: str
     mlflow_artifacts_uri: str
+    triton: TritonSettings
 
     @property
     def env_file(self) -> Path:
@@ -75,7 +80,22 @@ def load_settings(overrides: Sequence[str]) -> Settings:
     mlflow = svc.mlflow
     tracking = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{data_dir / str(mlflow.backend_db)}"
     artifacts = os.environ.get("MLFLOW_ARTIFACTS_URI") or str(data_dir / str(mlflow.artifacts_dir))
-    return Settings(data_dir, postgres, redis_settings, tracking, artifacts)
+    return Settings(
+        data_dir, postgres, redis_settings, tracking, artifacts, _triton(cfg.deployment, data_dir)
+    )
+
+
+def _triton(deployment: Any, data_dir: Path) -> TritonSettings:
+    server = deployment.server
+    repository = Path(str(deployment.repository or data_dir / "triton" / "models"))
+    return TritonSettings(
+        host=str(server.host),
+        http_port=int(server.http_port),
+        grpc_port=int(server.grpc_port),
+        exit_timeout_s=int(server.exit_timeout_s),
+        data_dir=data_dir,
+        repository=repository if repository.is_absolute() else REPO_ROOT / repository,
+    )
 
 
 def _env_url(name: str, host: str, port: int) -> str | None:
@@ -141,6 +161,26 @@ def start_redis(settings: Settings) -> str:
     return own if own and external is None else rs.url
 
 
+def start_triton(settings: Settings) -> tuple[str, str] | None:
+    """Use TRITON_URL when live, else start the bundled server; (http url, grpc url), None if it cannot."""
+    ts = settings.triton
+    external = _env_url("TRITON_URL", ts.host, ts.http_port)
+    if external:
+        if service_triton.live(external):
+            print(f"triton: using external {redact(external)}")
+            grpc = os.environ.get("TRITON_GRPC_URL", "")
+            return external, grpc
+        print(f"triton: TRITON_URL {redact(external)} is not live; using our own server")
+    began = time.monotonic()
+    try:
+        action = service_triton.start_own(ts)
+    except ServiceError as exc:  # the other services stay usable; deployment tests report it
+        print(f"triton: warning: not started: {exc}")
+        return None
+    print(f"triton: {action} on {ts.http_url} / {ts.grpc_url} ({time.monotonic() - began:.1f} s)")
+    return ts.http_url, ts.grpc_url
+
+
 def write_env_file(path: Path, values: dict[str, str]) -> None:
     """Write KEY=VALUE lines atomically (temp file + rename), owner-only (URLs may hold passwords)."""
     lines = [f"{key}={value}\n" for key, value in values.items()]
@@ -155,6 +195,7 @@ def cmd_start(settings: Settings) -> int:
     with _lock(settings):
         database_url, test_url = start_postgres(settings)
         redis_url = start_redis(settings)
+        triton = start_triton(settings)
     if settings.mlflow_artifacts_uri.startswith("/"):
         Path(settings.mlflow_artifacts_uri).mkdir(parents=True, exist_ok=True)
     print(f"mlflow: tracking {settings.mlflow_tracking_uri}, artifacts {settings.mlflow_artifacts_uri}")
@@ -166,6 +207,7 @@ def cmd_start(settings: Settings) -> int:
             "REDIS_URL": redis_url,
             "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
             "MLFLOW_ARTIFACTS_URI": settings.mlflow_artifacts_uri,
+            **({"TRITON_URL": triton[0], "TRITON_GRPC_URL": triton[1]} if triton else {}),
         },
     )
     print(f"wrote {settings.env_file}")
@@ -178,6 +220,7 @@ def cmd_stop(settings: Settings) -> int:
         stopped = stop_embedded(settings.postgres)
         print(f"postgres: {'stopped embedded server' if stopped else 'embedded server not running'}")
         print(f"redis: {stop_own(settings.redis)}")
+        print(f"triton: {service_triton.stop_own(settings.triton)}")
     return 0
 
 
@@ -214,12 +257,23 @@ def _mlflow_status(settings: Settings) -> tuple[str, str, bool]:
         return "stopped", uri, False
 
 
+def _triton_status(settings: Settings) -> tuple[str, str, bool]:
+    ts = settings.triton
+    external = _env_url("TRITON_URL", ts.host, ts.http_port)
+    if external and service_triton.live(external):
+        return "external", redact(external), True
+    if service_triton.live(ts.http_url):
+        return ("running" if service_triton.our_pid(ts) else "foreign"), ts.http_url, True
+    return "stopped", ts.http_url, False
+
+
 def cmd_status(settings: Settings) -> int:
     """One line per service; exit 1 if any needed service is down."""
     rows = [
         ("postgres", _postgres_status(settings)),
         ("redis", _redis_status(settings)),
         ("mlflow", _mlflow_status(settings)),
+        ("triton", _triton_status(settings)),
     ]
     for name, (state, url, _) in rows:
         print(f"{name:<9} {state:<9} {url}")

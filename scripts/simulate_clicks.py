@@ -204,7 +204,11 @@ def ndcg_through_api(api: Caller, index: str, catalog: sample_catalog.Catalog, k
 
 def run(cfg: DictConfig, api: Api) -> dict[str, float]:
     """Optionally upsert, measure, simulate, wait for improvement, measure again; the headline figures."""
-    catalog = beir.load(Path(cfg.dataset), cfg.split) if cfg.dataset else sample_catalog.generate(cfg.seed)
+    catalog = (
+        beir.load(Path(cfg.dataset), cfg.split)
+        if cfg.dataset
+        else sample_catalog.generate(cfg.seed, cfg.split)
+    )
     if cfg.upsert:
         api.call("POST", "/indexes", json={"name": cfg.index})
         for start in range(0, len(catalog.items), cfg.batch_size):

@@ -23,11 +23,14 @@ DELETE_KIND = "upsertion.delete"
 
 
 async def collections_to_write(index: str, ctx: Context) -> list[Collection]:
-    """Every collection a write to `index` must reach, blue first (a reindex target joins later)."""
+    """Every collection a write to `index` must reach: blue first, then those a reindex builds (and,
+    shortly after a reindex switch, the rollback target), so deletes and upserts reach them too."""
     blue = await ctx.collections.blue(index)  # max_age 0: a write never trusts a cached pointer
     if blue is None:
         raise NotFound(f"index {index!r} does not exist", field="index")
-    return [blue]
+    if ctx.reindex is None:
+        return [blue]
+    return [blue, *await ctx.reindex.writing(index, ctx.config.reindex.cleanup_grace_s)]
 
 
 async def upsert_task(data: UpsertSubmission, ctx: Context) -> NewTask:

@@ -19,6 +19,7 @@ from functions.upsertion.messages import (
     SetBlueRequest,
 )
 
+
 async def create_index(req: CreateIndexRequest, ctx: Context) -> tuple[Index, bool]:
     """Create `req.name` with a blue collection for the configured model; an existing index is
     returned as it is, with False."""

@@ -1,0 +1,113 @@
+"""Reindex messages: the task request, its batch subtasks, results, switch, rollback and cleanup."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import Meta
+
+from functions.records import Index, IndexName
+from functions.structs import Struct
+from functions.tasks.messages import CallbackUrl, IdempotencyKey
+
+CollectionId = Annotated[str, Meta(min_length=1, max_length=40)]
+Version = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class ReindexRequest(Struct, frozen=True, kw_only=True):
+    """Build a collection of `index` embedded by `model_version` from the stored content of
+    `source_collection_id` (default: the blue collection); `batch_size`/`concurrency` default to
+    the reindex config. With `auto_switch` the new collection becomes blue once verified."""
+
+    index: IndexName
+    model_version: Version
+    source_collection_id: CollectionId | None = None
+    batch_size: Annotated[int, Meta(ge=1, le=10_000)] | None = None
+    concurrency: Annotated[int, Meta(ge=1, le=64)] | None = None
+    auto_switch: bool = False
+
+
+class ReindexSubmission(ReindexRequest, frozen=True, kw_only=True):
+    """The HTTP body: the request plus how its task is delivered."""
+
+    idempotency_key: IdempotencyKey | None = None
+    callback_url: CallbackUrl | None = None
+
+    def request(self) -> ReindexRequest:
+        """The task's request, without the delivery options."""
+        return ReindexRequest(
+            index=self.index,
+            model_version=self.model_version,
+            source_collection_id=self.source_collection_id,
+            batch_size=self.batch_size,
+            concurrency=self.concurrency,
+            auto_switch=self.auto_switch,
+        )
+
+
+class BatchRequest(Struct, frozen=True, kw_only=True):
+    """One keyset batch of a reindex (the parent task's id and the batch's number)."""
+
+    task_id: str
+    seq: int
+
+
+class BatchResult(Struct, frozen=True, kw_only=True):
+    seq: int
+    items: int  # source objects read in the range
+    written: int  # rows this run wrote into the destination (a dual write that came first wins)
+    skipped: bool = False  # the batch was already done (a job run twice)
+
+
+class Verification(Struct, frozen=True, kw_only=True):
+    """Checks before a switch: equal object counts, and the recall probe (mean top-k overlap)."""
+
+    source_objects: int
+    destination_objects: int
+    counts_equal: bool
+    probe_queries: int
+    probe_k: int
+    probe_overlap: float | None
+
+
+class ReindexResult(Struct, frozen=True, kw_only=True):
+    index: str
+    source_collection_id: str
+    destination_collection_id: str
+    model_version: str
+    batches: int
+    items: int
+    reembedded: int  # objects the reconcile pass embedded again (missing or changed)
+    removed: int  # objects the reconcile pass removed from the destination (deleted meanwhile)
+    verification: Verification
+    switched: bool
+    seconds: float
+    items_per_s: float
+
+
+class SwitchResult(Struct, frozen=True, kw_only=True):
+    """The index after a switch or rollback, and the model version the `champion` alias names now."""
+
+    index: Index
+    champion_version: str
+
+
+class SwitchRequest(Struct, frozen=True, kw_only=True):
+    """The `reindex.switch` job's request: make this collection its index's blue one."""
+
+    collection_id: CollectionId
+
+
+class CleanupRequest(Struct, frozen=True, kw_only=True):
+    index: IndexName
+
+
+class Kept(Struct, frozen=True, kw_only=True):
+    collection_id: str
+    reason: str
+
+
+class CleanupResult(Struct, frozen=True, kw_only=True):
+    dropped: list[str]
+    kept: list[Kept]
+    undeploy_task_ids: list[str]
