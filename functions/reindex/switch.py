@@ -9,9 +9,9 @@ from functions.context import Context
 from functions.errors import Conflict, NotFound
 from functions.records import Collection, Index
 from functions.reindex import logic
-from functions.reindex.batch import stores
 from functions.reindex.messages import CleanupResult, Kept, SwitchRequest, SwitchResult
 from functions.reindex.models import UNDEPLOY_KIND
+from functions.reindex.parent import stores
 from functions.tasks import handler as tasks
 from functions.tasks.messages import NewTask
 
@@ -121,13 +121,16 @@ async def cleanup(index_name: str, ctx: Context) -> CleanupResult:
 
 
 async def _undeploy(dropped: Collection, ctx: Context) -> list[str]:
-    """Undeploy the dropped collection's model version when no other collection of the index uses it
-    (Triton only: in-process backends serve nothing to undeploy)."""
-    if ctx.config.embedder.backend != "triton":
+    """Undeploy the dropped collection's model version when it is deployed (Triton) and no other
+    collection of the index uses it. Whether this process embeds through Triton does not matter: the
+    web process may embed queries in-process while the gpu pool embeds through Triton."""
+    if ctx.deployments is None:
         return []
     remaining = await ctx.collections.collections_of(dropped.index_name)
     if any(c.model_version == dropped.model_version for c in remaining):
         return []
     name = ctx.embedders.registered_name(dropped.index_name)
+    if await ctx.deployments.get(f"{name}@{dropped.model_version}") is None:
+        return []
     new = NewTask(kind=UNDEPLOY_KIND, request={"model": name, "version": dropped.model_version})
     return [(await tasks.submit(new, ctx)).task_id]

@@ -112,12 +112,10 @@ async def set_blue(name: str, req: SetBlueRequest, ctx: Context) -> Index:
     target = await ctx.collections.get_collection(req.collection_id)
     if target is None or target.index_name != name:
         raise NotFound(f"index {name!r} has no collection {req.collection_id!r}", field="collection_id")
-    if target.model_name != ctx.config.model.name:
-        raise InvalidInput(
-            f"collection {target.id} holds {target.model_name} vectors; queries embed with "
-            f"{ctx.config.model.name}",
-            field="collection_id",
-        )
+    try:  # queries of a blue collection embed with its own model version: it must be servable
+        await ctx.embedders.of(target)
+    except Unavailable as exc:
+        raise InvalidInput(f"collection {target.id}: {exc}", field="collection_id") from exc
     index = await ctx.collections.set_blue(name, target.id)
     if index is None:
         raise Conflict(f"collection {target.id} changed meanwhile; read it and retry", field="collection_id")

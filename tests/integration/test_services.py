@@ -63,13 +63,15 @@ def test_start_is_idempotent(env: dict[str, str]) -> None:
         "REDIS_URL",
         "MLFLOW_TRACKING_URI",
         "MLFLOW_ARTIFACTS_URI",
+        "TRITON_URL",
+        "TRITON_GRPC_URL",
     }
 
 
 def test_status_exits_zero(env: dict[str, str]) -> None:
     proc = services("status")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert [line.split()[0] for line in proc.stdout.splitlines()] == ["postgres", "redis", "mlflow"]
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == ["postgres", "redis", "mlflow", "triton"]
 
 
 def test_env_prints_the_file(env: dict[str, str]) -> None:
@@ -110,9 +112,16 @@ def test_mlflow_store_is_prepared(env: dict[str, str]) -> None:
 
 def test_stop_start_round_trip(tmp_path: Path) -> None:
     """A private instance (own data dir and ports), so the suite's shared services stay up."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "MLFLOW_"))}
+    prefixes = ("DATABASE_URL", "REDIS_URL", "MLFLOW_", "TRITON_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.pop("TEST_DATABASE_URL", None)
-    own = (f"services.data_dir={tmp_path}", "services.postgres.port=54391", "services.redis.port=6391")
+    own = (
+        f"services.data_dir={tmp_path}",
+        "services.postgres.port=54391",
+        "services.redis.port=6391",
+        "deployment.server.http_port=8091",
+        "deployment.server.grpc_port=8092",
+    )
 
     def status() -> dict[str, str]:
         lines = services("status", *own, env=env).stdout.splitlines()
@@ -124,9 +133,12 @@ def test_stop_start_round_trip(tmp_path: Path) -> None:
         urls = parse_env_file((tmp_path / "services.env").read_text())
         assert ":54391/" in urls["DATABASE_URL"]
         assert ":6391/" in urls["REDIS_URL"]
-        assert status() | {"mlflow": ""} == {"postgres": "running", "redis": "running", "mlflow": ""}
+        assert ":8091" in urls["TRITON_URL"]
+        running = {"postgres": "running", "redis": "running", "mlflow": "", "triton": "running"}
+        assert status() | {"mlflow": ""} == running
         assert services("stop", *own, env=env).returncode == 0
-        assert status()["postgres"] == status()["redis"] == "stopped"
+        after = status()
+        assert after["postgres"] == after["redis"] == after["triton"] == "stopped"
         assert services("stop", *own, env=env).returncode == 0  # stopping twice is harmless
         again = services("start", *own, env=env)
         assert again.returncode == 0, again.stdout + again.stderr

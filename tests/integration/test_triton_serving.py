@@ -36,6 +36,14 @@ def names_in(root: Path, model: str) -> list[str]:
     return sorted(p.name for p in root.iterdir() if model in p.name) if root.is_dir() else []
 
 
+def device_constants(model_pt: Path) -> list[str]:
+    """Devices written into the traced graph: a CPU one breaks the file on a GPU (libtorch backend)."""
+    import torch
+
+    graph = str(torch.jit.load(str(model_pt)).inlined_graph)  # type: ignore[no-untyped-call]
+    return [line.strip() for line in graph.splitlines() if "Device = prim::Constant" in line]
+
+
 def broken_source(tmp: Path) -> str:
     (tmp / "modules.json").write_text("[not json")
     return str(tmp)
@@ -83,6 +91,8 @@ async def test_export_matches_sentence_transformers(
     assert files == ["manifest.json", "model.pt", "model.py", "parity.npz", "tokenizer"]
     config = await asyncio.to_thread((folder.parent / "config.pbtxt").read_text)
     assert 'backend: "python"' in config
+    # The CPU trace must not pin tensors to the CPU: with them the same file failed on an H200.
+    assert await asyncio.to_thread(device_constants, folder / "model.pt") == []
     assert "versions: [ 1 ]" in config
 
 
