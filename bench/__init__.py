@@ -18,7 +18,8 @@ from jobs.stores.postgres import MIN_PGVECTOR
 from scripts.service_postgres import ensure_database, with_database
 
 BENCH_DATABASE = "embedloop_bench"
-BENCH_REDIS_DB = 13  # the test suite uses 15, `make up` and the demo 0
+# the test suite uses 15, `make up` and the demo 0; BENCH_REDIS_DB keeps two benches apart
+BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
 CRANFIELD = ROOT.parent / "shared" / "data" / "cranfield"
 LOG_DIR = ROOT / ".data" / "logs" / "bench"
 PASSED_ON = ("DATABASE_URL", "REDIS_URL", "EMBEDLOOP_ADMIN_KEYS", "EMBEDLOOP_WEBHOOK_SECRET")

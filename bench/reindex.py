@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench import bench_environment, ms_percentiles, print_table
+from bench import LOG_DIR, bench_environment, ms_percentiles, print_table
 from functions.context import Context
 from functions.reindex import handler as reindex
 from functions.reindex.messages import ReindexSubmission
@@ -117,18 +117,19 @@ async def switch_under_load(ctx: Context, index: str, dest: str, clients: int = 
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """A real gpu worker process."""
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "arq"), "jobs.gpu.WorkerSettings"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """A real gpu worker process, logging to .data/logs/bench/reindex-worker.log."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with (LOG_DIR / "reindex-worker.log").open("ab") as log:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "arq"), "jobs.gpu.WorkerSettings"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
-async def measure(items: int) -> None:
-    env_vars, _ = bench_environment()
+async def measure(items: int, env_vars: dict[str, str]) -> None:
     config = load_config()
     ctx = await build_context(config, role="bench")
     env = {**os.environ, **env_vars, "OMP_NUM_THREADS": str(config.embedder.torch_threads)}
@@ -179,7 +180,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=3000)
     args = parser.parse_args()
-    asyncio.run(measure(args.items))
+    env_vars, _ = bench_environment()  # before the event loop: it runs its own (asyncio.run)
+    asyncio.run(measure(args.items, env_vars))
 
 
 if __name__ == "__main__":

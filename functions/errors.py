@@ -47,5 +47,10 @@ class TaskCancelled(Exception):
     """Raised inside a running job when its task was cancelled; the runner records it."""
 
 
+class TaskWaiting(Exception):
+    """Raised by a job whose task goes on in other jobs (its subtasks end it): the runner leaves the
+    task running instead of ending it."""
+
+
 class PermanentFailure(Exception):
     """A job failure that retrying cannot fix (bad stored request, missing resource)."""

@@ -75,6 +75,12 @@ JOBS: dict[str, JobSpec] = {
             "gpu",
         ),
         JobSpec(
+            "reindex.finish",
+            "functions.reindex.handler:finish",
+            "functions.reindex.messages:FinishRequest",
+            "gpu",
+        ),
+        JobSpec(
             "reindex.switch",
             "functions.reindex.handler:switch_job",
             "functions.reindex.messages:SwitchRequest",

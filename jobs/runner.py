@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -11,7 +12,7 @@ import msgspec
 from arq import Retry
 
 from functions.context import Context
-from functions.errors import DomainError, PermanentFailure, TaskCancelled
+from functions.errors import DomainError, PermanentFailure, TaskCancelled, TaskWaiting
 from functions.tasks.logic import backoff_s, tail
 from functions.tasks.messages import Task, TaskError
 from jobs.progress import TaskProgress
@@ -23,8 +24,18 @@ ArqJob = Callable[[dict[str, Any], str], Awaitable[str]]
 PERMANENT = (DomainError, PermanentFailure, msgspec.ValidationError)
 
 
-def make_job(spec: JobSpec, max_tries: int) -> ArqJob:
+def deadline_s(job_timeout_s: float | None) -> float | None:
+    """The runner's own time limit, a little under arq's: arq's timeout cancels the job from outside
+    and records nothing on the task, which then stayed `running` for ever; ours raises TimeoutError
+    inside, where the retry rules below record it."""
+    if job_timeout_s is None:
+        return None
+    return max(job_timeout_s * 0.9, job_timeout_s - 10.0)
+
+
+def make_job(spec: JobSpec, max_tries: int, job_timeout_s: float | None = None) -> ArqJob:
     """The arq coroutine for one registered job; its only argument is the task id."""
+    limit = deadline_s(job_timeout_s)
 
     async def job(arq_ctx: dict[str, Any], task_id: str) -> str:
         ctx: Context = arq_ctx["app"]
@@ -38,7 +49,16 @@ def make_job(spec: JobSpec, max_tries: int) -> ArqJob:
         progress = TaskProgress(ctx.tasks, task_id, ctx.config.tasks.progress_interval_s)
         try:
             request = msgspec.convert(task.request, spec.resolve_request())
-            result = await spec.resolve_handler()(request, ctx.with_progress(progress, task_id))
+            async with asyncio.timeout(limit):
+                result = await spec.resolve_handler()(request, ctx.with_progress(progress, task_id))
+        except TaskWaiting:
+            return "waiting"  # the task goes on in other jobs, which end it
+        except asyncio.CancelledError:
+            # A worker shutting down (arq runs the job again): the task waits for that run.
+            await asyncio.shield(
+                ctx.tasks.retrying(task_id, _error(spec, TimeoutError("job interrupted"), attempt))
+            )
+            raise
         except TaskCancelled:
             await _end(ctx, task_id, "cancelled")
             return "cancelled"

@@ -23,8 +23,9 @@ def functions_for(
 ) -> list[Function]:
     """arq functions of a pool: its task jobs, plus webhook delivery on the cpu pool."""
     tries = config.tasks.max_tries
+    timeout = getattr(config.worker, queue).job_timeout_s
     funcs = [
-        func(cast(WorkerCoroutine, make_job(spec, tries)), name=spec.name, max_tries=tries)
+        func(cast(WorkerCoroutine, make_job(spec, tries, timeout)), name=spec.name, max_tries=tries)
         for spec in jobs_for(queue, registry or JOBS)
     ]
     if queue == "cpu":

@@ -6,22 +6,17 @@ from __future__ import annotations
 import numpy as np
 
 from functions.context import Context
-from functions.errors import PermanentFailure
+from functions.errors import DomainError, PermanentFailure, TaskCancelled
 from functions.records import Collection
 from functions.reindex import logic
 from functions.reindex.messages import BatchRequest, BatchResult
-from functions.reindex_ports import EmbeddedRow, ReindexData, ReindexStore, SourceRow
+from functions.reindex.parent import advance, stores
+from functions.reindex_ports import EmbeddedRow, SourceRow
+from functions.tasks.messages import TaskError
 
 # Objects whose source changed between read and write are read and embedded again this many times;
 # what still races past is left to the reconcile pass.
 STALE_ROUNDS = 3
-
-
-def stores(ctx: Context) -> tuple[ReindexStore, ReindexData]:
-    """The reindex ports, or a permanent failure where this process has none."""
-    if ctx.reindex is None or ctx.reindex_data is None:
-        raise PermanentFailure("this process has no reindex store")
-    return ctx.reindex, ctx.reindex_data
 
 
 async def embed_rows(rows: list[SourceRow], dest: Collection, ctx: Context) -> list[EmbeddedRow]:
@@ -67,7 +62,8 @@ async def copy_rows(rows: list[SourceRow], source: Collection, dest: Collection,
 
 async def run_batch(req: BatchRequest, ctx: Context) -> BatchResult:
     """Read the batch's keyset range from the source, embed it with the destination model, write it
-    guarded; a done batch is skipped (arq may run a job twice)."""
+    guarded, then advance the parent; a done batch is skipped but still advances it (arq may run a job
+    twice, and the first run may have died before advancing)."""
     store, data = stores(ctx)
     run = await store.get_run(req.task_id)
     if run is None or run.dest_collection_id is None:
@@ -78,15 +74,33 @@ async def run_batch(req: BatchRequest, ctx: Context) -> BatchResult:
         raise PermanentFailure(f"reindex {req.task_id}: its source or destination collection is gone")
     batch = await store.start_batch(req.task_id, req.seq)
     if batch is None:
+        await advance(req.task_id, ctx)
         return BatchResult(seq=req.seq, items=0, written=0, skipped=True)
     try:
         rows = await data.read_range(source, batch.after_id, batch.last_id)
         await ctx.progress.report(0, max(1, len(rows)), f"batch {req.seq}: {len(rows)} items")
         written = await copy_rows(rows, source, dest, ctx)
+    except TaskCancelled:
+        raise
     except Exception as exc:
-        await store.batch_error(
-            req.task_id, req.seq, f"attempt {batch.attempts}: {type(exc).__name__}: {exc}"
-        )
+        message = f"attempt {batch.attempts}: {type(exc).__name__}: {exc}"
+        await store.batch_error(req.task_id, req.seq, message)
+        await _fail_if_last(req, exc, message, ctx)
         raise
     await store.finish_batch(req.task_id, req.seq, len(rows), written)
+    await advance(req.task_id, ctx)
     return BatchResult(seq=req.seq, items=len(rows), written=written)
+
+
+async def _fail_if_last(req: BatchRequest, exc: Exception, message: str, ctx: Context) -> None:
+    """On the batch's last try, end its subtask as failed here (the runner's own end then finds it
+    ended) so that advancing the parent sees the failure and finishes the reindex as failed."""
+    if ctx.task_id is None:
+        return
+    own = await ctx.tasks.get(ctx.task_id)
+    permanent = isinstance(exc, DomainError | PermanentFailure)
+    if own is None or not (permanent or own.attempts >= ctx.config.tasks.max_tries):
+        return
+    error = TaskError(stage="reindex", type=type(exc).__name__, message=message, attempt=own.attempts)
+    await ctx.tasks.finish(ctx.task_id, "failed", error=error)
+    await advance(req.task_id, ctx)

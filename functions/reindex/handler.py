@@ -8,8 +8,10 @@ import msgspec
 from functions.context import Context
 from functions.errors import Conflict, NotFound
 from functions.reindex.batch import run_batch as run_batch
-from functions.reindex.batch import stores
+from functions.reindex.finish import finish as finish
 from functions.reindex.messages import ReindexSubmission
+from functions.reindex.parent import FINISH_KIND as FINISH_KIND
+from functions.reindex.parent import stores
 from functions.reindex.run import BATCH_KIND as BATCH_KIND
 from functions.reindex.run import RUN_KIND as RUN_KIND
 from functions.reindex.run import run as run

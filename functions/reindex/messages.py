@@ -52,6 +52,12 @@ class BatchRequest(Struct, frozen=True, kw_only=True):
     seq: int
 
 
+class FinishRequest(Struct, frozen=True, kw_only=True):
+    """The `reindex.finish` subtask: reconcile, index, verify and end the parent task."""
+
+    task_id: str
+
+
 class BatchResult(Struct, frozen=True, kw_only=True):
     seq: int
     items: int  # source objects read in the range

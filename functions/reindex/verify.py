@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from functions.context import Context
 from functions.records import Collection
 from functions.reindex import logic
-from functions.reindex.batch import copy_rows, stores
+from functions.reindex.batch import copy_rows
 from functions.reindex.messages import Verification
+from functions.reindex.parent import stores
 
 
 @dataclass

@@ -53,8 +53,10 @@ async def test_reindex_builds_a_verified_copy_then_switch_rollback_cleanup(
     assert len(batches) == 5
     assert all(b["attempts"] == 1 and b["status"] == "done" for b in batches)
     subtasks = (await client.get(f"/tasks?parent_id={first['task_id']}", headers=auth())).json()["items"]
-    assert len(subtasks) == 5
+    # Five batches and the finishing step, each its own subtask; the parent held no job meanwhile.
+    assert sorted(t["kind"] for t in subtasks) == ["reindex.batch"] * 5 + ["reindex.finish"]
     assert {t["status"] for t in subtasks} == {"done"}
+    assert done["attempts"] == 1
     assert await support.fetch(ctx, f'SELECT 1 FROM "c_{dest}_personal"') == []
     # The destination got its HNSW indexes back after the bulk load.
     hnsw = await support.fetch(
