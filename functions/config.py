@@ -159,6 +159,12 @@ class ImprovementConfig(Struct, frozen=True, kw_only=True):
     sweep_retry_s: PositiveInt = 300
 
 
+# How a clicked object's weight is read from its sessions, and where session negatives come from
+# (functions/fine_tuning/pairs.py).
+Weighting = Literal["sum", "ips"]
+NegativesMode = Literal["skipped_above", "unclicked", "none"]
+
+
 class FineTuningPreset(Struct, frozen=True, kw_only=True):
     """One fine-tuning preset (tiny, small, default); a task's `overrides` are validated into it."""
 
@@ -172,6 +178,15 @@ class FineTuningPreset(Struct, frozen=True, kw_only=True):
     # dwell factor, over the query's sessions) reaches this; a lighter one (a stray, short click) is
     # left out of training but is never a negative either. 0 keeps every positive.
     min_positive_weight: NonNegFloat = 0.0
+    # sum: event weights add up over the query's sessions (grows with traffic, noise included). ips: that
+    # sum ÷ expected examinations (Σ over the sessions that showed the object of 1/rank, at least 1): a
+    # position-bias-corrected click rate, so min_positive_weight is a rate (0.1 ≈ one click in ten looks).
+    weighting: Weighting = "sum"
+    # Session negatives. skipped_above: shown above the last click of the session and not engaged.
+    # unclicked: shown at rank <= negatives_depth in some session of the query and named by no event of
+    # any session of it. none: only mined hard negatives (and in-batch ones). A positive never is one.
+    negatives: NegativesMode = "skipped_above"
+    negatives_depth: Annotated[int, Meta(ge=1, le=1000)] = 10
     # Eval corpus: every object up to this many; beyond, relevant ∪ hard negatives ∪ a fixed sample.
     eval_corpus_limit: PositiveInt = 20_000
     promotion_margin: NonNegFloat = 0.01

@@ -17,7 +17,7 @@ class Example(Struct, frozen=True, kw_only=True):
     query: str
     positives: list[str]  # texts (stored chunks) of clicked items, best first
     positive_weights: list[float]  # same length as positives
-    negatives: list[str]  # texts of skipped-above + mined hard negatives (false negatives removed)
+    negatives: list[str]  # texts of session negatives + mined hard negatives (false negatives removed)
 
 
 class EvalQuery(Struct, frozen=True, kw_only=True):

@@ -26,7 +26,7 @@ class Api:
         response = self.http.request(method, path, **kwargs)
         if response.status_code >= 400:
             raise ApiError(f"{method} {path} -> {response.status_code}: {response.text}")
-        return response.json()
+        return response.json() if response.content else None  # 204 has no body
 
     def wait_task(self, task_id: str, label: str, timeout_s: float = 1800) -> dict[str, Any]:
         """Poll a task to its end with a progress bar; raise if it did not end `done`."""

@@ -91,7 +91,6 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         deployed = deploy(api, model, new_version)
         report.step("deploy", f"{model}@{new_version} ready (parity {deployed.get('served_parity')})")
 
-    old_blue = blue["id"]
     queries = list(train.queries.values()) + list(test.queries.values())
     with SearchLoad(url, key, cfg.index, queries, clients=cfg.searchers) as searchers:
         writer = WriteLoad(url, key, cfg.index, items[: cfg.write_template])
@@ -99,8 +98,10 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
             switched = reindex_and_switch(api, cfg.index, new_version, searchers, writer, cfg.reindex_batch)
         report.step(
             "reindex",
-            f"{switched.get('objects')} objects into {switched['destination_collection_id']}; "
-            f"writes during it: +{writer.upserted} -{writer.deleted} ({writer.failed} failed)",
+            f"{switched['items']} objects into {switched['destination_collection_id']} at "
+            f"{switched['items_per_s']:.0f}/s (counts equal: {switched['verification']['counts_equal']}, "
+            f"top-10 probe overlap {switched['verification']['probe_overlap']}); writes during it: "
+            f"+{writer.upserted} -{writer.deleted} ({writer.failed} failed)",
         )
     report.figures["failed_searches"] = searchers.failed
     report.step(
@@ -109,7 +110,7 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         f"{searchers.failed} failed ({searchers.errors[:2]})",
     )
     report.figures["final_objects"] = _complete(api, cfg.index, len(items), writer)
-    done = cleanup(api, old_blue, model if cfg.triton else None, version)
+    done = cleanup(api, cfg.index, cfg.cleanup_grace_s)
     report.step("cleanup", "; ".join(done))
     report.measure("final", measure(api, cfg.index, sets))
 
@@ -156,6 +157,11 @@ def main(cfg: DictConfig) -> None:
             run(cfg, api, cfg.api_url, key, report)
     else:
         env = {k: os.environ[k] for k in ("EMBEDLOOP_ADMIN_KEYS", "EMBEDLOOP_WEBHOOK_SECRET")}
+        # The stack's own processes keep the rollback target only `cleanup_grace_s` (the demo's pace).
+        overrides = (
+            f"{os.environ.get('EMBEDLOOP_OVERRIDES', '')} reindex.cleanup_grace_s={cfg.cleanup_grace_s}"
+        )
+        env["EMBEDLOOP_OVERRIDES"] = overrides.strip()
         with running_stack(cfg.port, env, ROOT / ".data" / "logs", gpu_overrides=cfg.gpu_overrides) as url:
             report.step("stack", f"web + cpu + gpu workers ready at {url}")
             with Api(url, key) as api:

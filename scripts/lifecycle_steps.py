@@ -87,21 +87,19 @@ def reindex_and_switch(
     }
 
 
-def cleanup(api: Api, old_collection: str, model: str | None, old_version: str | None) -> list[str]:
-    """Drop the old collection (after the switch's grace period) and undeploy its model."""
-    done = []
-    deadline = time.monotonic() + 120
+def cleanup(api: Api, index: str, grace_s: float) -> list[str]:
+    """Once the rollback grace period is over, drop the old collection (`POST /indexes/{name}/cleanup`)
+    and wait for the undeploy of its model version; what was done."""
+    deadline = time.monotonic() + grace_s + 120
     while True:
-        try:
-            api.call("DELETE", f"/collections/{old_collection}")
-            done.append(f"dropped {old_collection}")
+        result = api.call("POST", f"/indexes/{index}/cleanup")
+        if result["dropped"] or not result["kept"]:
             break
-        except Exception:  # settling: searches opened before the switch may still read it
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1.0)
-    if model is not None and old_version is not None:
-        accepted = api.call("DELETE", f"/deployments/{model}@{old_version}")
-        api.wait_task(accepted["task_id"], f"undeploy {model}@{old_version}")
-        done.append(f"undeployed {model}@{old_version}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"cleanup kept everything: {result['kept']}")
+        time.sleep(1.0)  # the rollback target is kept for the grace period after the switch
+    done = [f"dropped {', '.join(result['dropped']) or 'nothing'}"]
+    for task_id in result["undeploy_task_ids"]:
+        task = api.wait_task(task_id, "undeploy")
+        done.append(f"undeployed {task['result']['id']}")
     return done

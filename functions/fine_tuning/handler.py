@@ -54,7 +54,7 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
     if collection is None:
         raise PermanentFailure(f"index {req.index!r} has no live collection")
     sessions = await data.read_sessions(req, store, ctx.config, ctx.progress)
-    feedback = merge_sessions(sessions, logic.weighing(ctx.config))
+    feedback = merge_sessions(sessions, logic.weighing(ctx.config), logic.policy(preset))
     usable = usable_sessions(feedback)
     base = FineTuningResult(
         status="not_enough_feedback",

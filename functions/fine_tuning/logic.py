@@ -12,7 +12,7 @@ import msgspec
 from functions.config import AppConfig, FineTuningPreset
 from functions.errors import InvalidInput
 from functions.event_weights import EventWeighing as Weighing
-from functions.fine_tuning.pairs import QueryFeedback
+from functions.fine_tuning.pairs import Policy, QueryFeedback
 from functions.fine_tuning.split import query_id
 from functions.training_records import EvalQuery, Example, TrainingPlan, TrainingSet
 
@@ -55,6 +55,13 @@ def weighing(config: AppConfig) -> Weighing:
     """Event weights and dwell scaling, as the clickstream group configures them."""
     c = config.clickstream
     return Weighing(event_weights=c.event_weights, dwell_full_ms=c.dwell_full_ms, dwell_floor=c.dwell_floor)
+
+
+def policy(preset: FineTuningPreset) -> Policy:
+    """The preset's positive weighting and session negatives, for merge_sessions."""
+    return Policy(
+        weighting=preset.weighting, negatives=preset.negatives, negatives_depth=preset.negatives_depth
+    )
 
 
 def example(

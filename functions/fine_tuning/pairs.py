@@ -1,26 +1,43 @@
-"""Sessions → per-query feedback: weighted positives, skipped-above negatives, false negatives removed.
+"""Sessions → per-query feedback: weighted positives, session negatives, false negatives removed.
 
 Pure rules, tested on literal sessions. Sessions of the same query (normalised text) are merged into
-one QueryFeedback: their positive weights add up, and an item clicked for that query in any session is
-never one of its negatives (it is a false negative, not a bad result).
+one QueryFeedback. A positive's weight is its events' summed weight (`sum`) or that sum divided by its
+expected examinations (`ips`); session negatives are the results skipped above a click
+(`skipped_above`), the results shown high and never engaged in any session (`unclicked`), or none. An
+item clicked for the query in any session is never one of its negatives (a false negative).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from functions.config import NegativesMode, Weighting
 from functions.event_weights import EventWeighing as Weighing
 from functions.event_weights import dwell_factor
 from functions.feedback_records import FeedbackSession
 from functions.ports import Vectors
 
+# ips divides by at least one examination: a result shown rarely or deep (or clicked off the shown
+# list) would otherwise be inflated by one lucky click (the sweep's bench/_finetune_sweep.py rule).
+MIN_EXAMINATIONS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How positives weigh and where session negatives come from (a preset's keys)."""
+
+    weighting: Weighting = "sum"
+    negatives: NegativesMode = "skipped_above"
+    negatives_depth: int = 10
+
 
 @dataclass(slots=True)
 class QueryFeedback:
-    """Everything the sessions of one normalised query say: object → summed positive weight, the
-    objects skipped above a click (false negatives already removed), and a query vector to mine with."""
+    """Everything the sessions of one normalised query say: object → positive weight, the session
+    negatives (`skipped`, per the policy; false negatives already removed), and a query vector."""
 
     key: str
     query: str
@@ -32,6 +49,25 @@ class QueryFeedback:
     def ranked_positives(self) -> list[tuple[str, float]]:
         """Positives best first (ties by id, so the order is deterministic)."""
         return sorted(self.positives.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+@dataclass(slots=True)
+class _Shown:
+    """What every session of a query showed, clicked or not: expected examinations per object
+    (Σ 1/rank, the position-bias model the click simulator follows), the objects shown at rank ≤ the
+    policy's depth, and every object an event named."""
+
+    examinations: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    top: set[str] = field(default_factory=set)
+    engaged: set[str] = field(default_factory=set)
+
+    def add(self, session: FeedbackSession, depth: int) -> None:
+        for rank, oid in enumerate(session.shown, start=session.shown_offset + 1):
+            self.examinations[oid] += 1.0 / rank
+            if rank <= depth:
+                self.top.add(oid)
+        # Any event on an object (whatever it weighs) means the user acted on it: never "unclicked".
+        self.engaged |= {e.object_id for e in session.events if e.object_id is not None}
 
 
 def normalise_query(query: str) -> str:
@@ -61,26 +97,43 @@ def skipped_above(session: FeedbackSession, positives: Mapping[str, float]) -> s
     return {oid for oid, r in rank.items() if r < last and oid not in positives}
 
 
-def merge_sessions(sessions: Iterable[FeedbackSession], rules: Weighing) -> list[QueryFeedback]:
+def merge_sessions(
+    sessions: Iterable[FeedbackSession], rules: Weighing, policy: Policy | None = None
+) -> list[QueryFeedback]:
     """One QueryFeedback per normalised query that has at least one positive, sorted by key. The
-    displayed query is the first session's text; the vector the first one a session carried."""
+    displayed query is the first session's text; the vector the first one a session carried.
+    Sessions without a positive still count as exposures (ips) and shown lists (unclicked). No
+    policy: summed weights and skipped-above negatives."""
+    policy = policy or Policy()
     merged: dict[str, QueryFeedback] = {}
+    shown: dict[str, _Shown] = defaultdict(_Shown)
     for session in sessions:
-        positives = session_positives(session, rules)
-        if not positives:
-            continue
         key = normalise_query(session.query)
         if not key:
+            continue
+        shown[key].add(session, policy.negatives_depth)
+        positives = session_positives(session, rules)
+        if not positives:
             continue
         fb = merged.setdefault(key, QueryFeedback(key=key, query=session.query.strip()))
         fb.sessions += 1
         for oid, weight in positives.items():
             fb.positives[oid] = fb.positives.get(oid, 0.0) + weight
-        fb.skipped |= skipped_above(session, positives)
+        if policy.negatives == "skipped_above":
+            fb.skipped |= skipped_above(session, positives)
         if fb.vector is None and session.query_vector is not None:
             fb.vector = session.query_vector
     for fb in merged.values():
-        fb.skipped -= fb.positives.keys()  # the false-negative guard, over every session of the query
+        seen = shown[fb.key]
+        if policy.negatives == "unclicked":
+            fb.skipped = seen.top - seen.engaged
+        # The false-negative guard, over every session of the query (before ips reweighs positives).
+        fb.skipped -= fb.positives.keys()
+        if policy.weighting == "ips":
+            fb.positives = {
+                oid: w / max(seen.examinations.get(oid, 0.0), MIN_EXAMINATIONS)
+                for oid, w in fb.positives.items()
+            }
     return [merged[k] for k in sorted(merged)]
 
 
@@ -90,8 +143,8 @@ def usable_sessions(feedback: Sequence[QueryFeedback]) -> int:
 
 
 def negatives_for(fb: QueryFeedback, mined: Sequence[str], cap: int) -> list[str]:
-    """Skipped-above objects first (sorted), then mined hard negatives in their order, never a
-    positive of the query and never twice; at most `cap`."""
+    """Session negatives first (sorted), then mined hard negatives in their order, never a positive
+    of the query and never twice; at most `cap`."""
     out: list[str] = []
     for oid in [*sorted(fb.skipped), *mined]:
         if len(out) >= cap:

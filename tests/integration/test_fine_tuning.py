@@ -13,6 +13,7 @@ from functions.fine_tuning import handler
 from functions.fine_tuning.messages import FineTuningRequest
 from functions.fine_tuning.pairs import normalise_query
 from functions.fine_tuning.split import query_draw
+from jobs.stores.model_paths import resolve_model_path
 from tests.support.data_plane import Client, new_index, parts_of, upsert
 from tests.support.fine_tuning import FakeTrainer, searched_session, with_trainer
 from tests.support.improvement import GARDEN
@@ -41,7 +42,13 @@ async def test_sessions_become_examples_eval_queries_and_corpus(client: Client, 
     await searched_session(client, index, "fruit trees", "trees")
     await searched_session(client, index, "lawn mowing", "lawn", irrelevant=True)
     trainer = FakeTrainer()
-    overrides = {"min_sessions": 4, "eval_fraction": 0.5, "hard_negatives_per_query": 1}
+    # The skipped-above policy (tiny's own is unclicked negatives, unit-tested in tests/unit/fine_tuning).
+    overrides = {
+        "min_sessions": 4,
+        "eval_fraction": 0.5,
+        "hard_negatives_per_query": 1,
+        "negatives": "skipped_above",
+    }
     req = FineTuningRequest(
         index=index, preset="tiny", overrides=overrides, seed=seed_training("gardening tips")
     )
@@ -52,7 +59,8 @@ async def test_sessions_become_examples_eval_queries_and_corpus(client: Client, 
     [(plan, data)] = trainer.calls
     assert data.session_count == 4
     assert plan.registered_model_name == f"embedloop-{index}"
-    assert plan.base_model_path == ctx.config.model.path
+    assert plan.base_model_path == resolve_model_path(ctx.config.model.path)  # the champion: base, v1
+    assert plan.base_version == "1"
     assert plan.n_trials == 1
     blue = await ctx.collections.blue(index)
     assert blue is not None
