@@ -22,9 +22,19 @@ from omegaconf import DictConfig, OmegaConf
 from jobs.bootstrap import ROOT, load_config
 from scripts import beir, sample_catalog
 from scripts.api_client import Api
+from scripts.ir_metrics import quality
 from scripts.lifecycle_load import SearchLoad, WriteLoad
 from scripts.lifecycle_report import Report
-from scripts.lifecycle_steps import Split, cleanup, deploy, fine_tune, measure, reindex_and_switch, upsert
+from scripts.lifecycle_steps import (
+    Split,
+    cleanup,
+    deploy,
+    fine_tune,
+    measure,
+    reindex_and_switch,
+    runs_of,
+    upsert,
+)
 from scripts.simulate_clicks import Settings, simulate, wait_applied
 from scripts.stack import running_stack
 
@@ -51,16 +61,21 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
 
     totals = upsert(api, cfg.index, items, cfg.batch_size)
     report.step("upsert", f"{len(items)} items {totals}")
-    sets = {"test": test, "seen": train}
-    report.measure("base", measure(api, cfg.index, sets))
-    report.step("measure", f"base nDCG@10 test {report.quality['base']['test']['ndcg10']:.4f}")
+    # Base quality before any click: the seen set (train queries with a click) is known only after the
+    # simulation, and improvement starts as soon as the first session closes.
+    base_test, base_train = runs_of(api, cfg.index, test.queries), runs_of(api, cfg.index, train.queries)
+    report.step("measure", f"base nDCG@10 test {quality(base_test, test.qrels)['ndcg10']:.4f}")
 
     settings = Settings.from_config(cfg.clicks)
     clicked = simulate(api, _catalog(items, train), settings, index=cfg.index)
     report.step("clicks", clicked.summary())
-    seen = {q for q in clicked.clicked_queries if q in train.qrels}
-    sets["seen"] = Split({q: train.queries[q] for q in seen}, {q: train.qrels[q] for q in seen})
-    report.quality["base"] = measure(api, cfg.index, sets)  # the seen set is known only now
+    seen = sorted(q for q in clicked.clicked_queries if q in train.qrels)
+    sets = {
+        "test": test,
+        "seen": Split({q: train.queries[q] for q in seen}, {q: train.qrels[q] for q in seen}),
+    }
+    base_seen = quality({q: base_train[q] for q in seen}, sets["seen"].qrels)
+    report.measure("base", {"test": quality(base_test, test.qrels), "seen": base_seen})
 
     ended = wait_applied(api, clicked.task_ids, cfg.timeout_s)
     report.measure("improved", measure(api, cfg.index, sets))

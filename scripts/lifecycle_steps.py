@@ -32,16 +32,18 @@ def upsert(api: Api, index: str, items: list[dict[str, Any]], batch_size: int) -
     return totals
 
 
+def runs_of(api: Api, index: str, queries: dict[str, str]) -> dict[str, list[str]]:
+    """The top 100 object ids of each query, searched anonymously (shared vectors only)."""
+    runs = {}
+    for qid, text in queries.items():
+        body = {"index": index, "query": text, "limit": 100, "include_payload": False}
+        runs[qid] = [hit["object_id"] for hit in api.call("POST", "/search/similar", json=body)["hits"]]
+    return runs
+
+
 def measure(api: Api, index: str, sets: dict[str, Split]) -> dict[str, dict[str, float]]:
-    """nDCG@10, MRR@10 and Recall@100 of each query set, searched anonymously (shared vectors)."""
-    found: dict[str, dict[str, float]] = {}
-    for name, split in sets.items():
-        runs = {}
-        for qid, text in split.queries.items():
-            body = {"index": index, "query": text, "limit": 100, "include_payload": False}
-            runs[qid] = [hit["object_id"] for hit in api.call("POST", "/search/similar", json=body)["hits"]]
-        found[name] = quality(runs, split.qrels)
-    return found
+    """nDCG@10, MRR@10 and Recall@100 of each query set."""
+    return {name: quality(runs_of(api, index, split.queries), split.qrels) for name, split in sets.items()}
 
 
 def deploy(api: Api, model: str, version: str) -> dict[str, Any]:
