@@ -8,9 +8,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
+from app.main import create_app
 from functions.context import Context
 from functions.deployment import handler
 from functions.deployment.messages import DeployRequest
@@ -92,6 +94,12 @@ async def test_deploy_serve_refuse_and_undeploy(client: Client, ctx: Context) ->
     await run_gpu_jobs(through_triton)
     calls = getattr(triton_embedder, "calls", 0)
     assert calls > 0  # the upsert embedded through Triton
+    transport = httpx.ASGITransport(app=create_app(context=through_triton))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as served:
+        body = {"index": index, "query": "sandworms on a desert planet", "limit": 3}
+        found = (await served.post("/search/similar", json=body, headers=auth())).json()
+    assert found["hits"][0]["object_id"] == "dune"
+    assert getattr(triton_embedder, "calls", 0) > calls  # the query too was embedded by Triton
 
     # The job refuses too (a switch may come between the request and the job).
     with pytest.raises(PermanentFailure):
