@@ -22,29 +22,11 @@ from functions.upsertion.logic import new_collection_id
 from jobs.stores.embedders import EmbedderPool, triton_factory
 from jobs.stores.triton_server import repository_root
 from jobs.triton.repository import Repository
-from jobs.worker import build_worker
 from tests.conftest import auth
 from tests.support.data_plane import CATALOGUE, Client, new_index, run_gpu_jobs
+from tests.support.improvement import run_cpu_jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.model]
-
-
-async def run_cpu_jobs(ctx: Context) -> None:
-    """Drain the cpu queue with the real worker and registry, sharing the test Context."""
-
-    async def startup(arq_ctx: dict[str, Any]) -> None:
-        arq_ctx["app"] = ctx
-
-    async def shutdown(arq_ctx: dict[str, Any]) -> None:
-        """The session fixture owns the Context."""
-
-    worker = build_worker(
-        "cpu", ("env=test",), burst=True, on_startup=startup, on_shutdown=shutdown, handle_signals=False
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
 
 
 async def finished(client: Client, ctx: Context, accepted: dict[str, Any]) -> dict[str, Any]:
