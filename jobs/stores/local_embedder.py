@@ -12,6 +12,7 @@ import numpy as np
 
 from functions.config import EmbedderConfig, ModelConfig
 from functions.ports import Vectors
+from jobs.stores.chunking import token_windows
 from jobs.stores.model_paths import resolve_model_path as resolve_model_path
 from jobs.stores.query_batcher import QueryBatcher
 
@@ -97,16 +98,7 @@ class LocalEmbedder:
         limit = max(1, min(max_tokens, model.max_seq_length - 2))  # room for [CLS] and [SEP]
         enc = model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         offsets: list[tuple[int, int]] = enc["offset_mapping"]
-        if len(offsets) <= limit:
-            return [text.strip()] if text.strip() else []
-        step = max(1, limit - min(overlap, limit - 1))
-        chunks = []
-        for start in range(0, len(offsets), step):
-            window = offsets[start : start + limit]
-            chunks.append(text[window[0][0] : window[-1][1]].strip())
-            if start + limit >= len(offsets):
-                break
-        return [c for c in chunks if c]
+        return token_windows(text, offsets, limit, overlap)
 
     async def ready(self) -> bool:
         """True once the model is loaded and encodes."""

@@ -17,6 +17,7 @@ from functions.config import DeploymentConfig
 from functions.deployment.triton_config import served_name
 from functions.errors import Unavailable
 from functions.ports import Vectors
+from jobs.stores.chunking import token_windows
 from jobs.stores.query_batcher import QueryBatcher
 from jobs.stores.triton_client import TritonClient
 from jobs.triton.repository import Repository
@@ -111,16 +112,7 @@ class TritonEmbedder:
         tokenizer = self._loaded()
         limit = max(1, min(max_tokens, tokenizer.max_seq_length - 2))  # room for [CLS] and [SEP]
         offsets = tokenizer.offsets(text)
-        if len(offsets) <= limit:
-            return [text.strip()] if text.strip() else []
-        step = max(1, limit - min(overlap, limit - 1))
-        chunks = []
-        for start in range(0, len(offsets), step):
-            window = offsets[start : start + limit]
-            chunks.append(text[window[0][0] : window[-1][1]].strip())
-            if start + limit >= len(offsets):
-                break
-        return [c for c in chunks if c]
+        return token_windows(text, offsets, limit, overlap)
 
     async def ready(self) -> bool:
         """True when Triton says this version is ready and it embeds."""
