@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from functions.config import AppConfig
+
 
 @dataclass(frozen=True, slots=True)
 class EventWeighing:
@@ -21,3 +23,11 @@ def dwell_factor(dwell_ms: int | None, rules: EventWeighing) -> float:
     if dwell_ms is None:
         return 1.0
     return min(1.0, max(rules.dwell_floor, dwell_ms / rules.dwell_full_ms))
+
+
+def feedback_rules(config: AppConfig) -> EventWeighing:
+    """Event weights and dwell scaling, as the clickstream stage configures them."""
+    clicks = config.clickstream
+    return EventWeighing(
+        event_weights=clicks.event_weights, dwell_full_ms=clicks.dwell_full_ms, dwell_floor=clicks.dwell_floor
+    )

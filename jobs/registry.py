@@ -57,6 +57,12 @@ JOBS: dict[str, JobSpec] = {
             "cpu",
         ),
         JobSpec(
+            "improvement.replay",
+            "functions.improvement.replay:replay_job",
+            "functions.session_replay:ReplayRequest",
+            "cpu",
+        ),
+        JobSpec(
             "fine_tuning.run",
             "functions.fine_tuning.handler:run",
             "functions.fine_tuning.messages:FineTuningRequest",

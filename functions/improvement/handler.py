@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from functions.config import AppConfig
+from functions import vector_moves as logic
 from functions.context import Context
 from functions.errors import InvalidInput, NotFound
-from functions.event_weights import EventWeighing
-from functions.improvement import logic
+from functions.event_weights import feedback_rules
 from functions.improvement.messages import (
     MAX_SESSIONS,
     ApplyRequest,
@@ -111,14 +110,6 @@ async def _collection(session: SessionFeedback, ctx: Context) -> Collection | No
     if collection is None or session.query_vector is None or len(session.query_vector) != collection.dim:
         return None
     return collection
-
-
-def feedback_rules(config: AppConfig) -> EventWeighing:
-    """Event weights and dwell scaling, as the clickstream stage configures them."""
-    clicks = config.clickstream
-    return EventWeighing(
-        event_weights=clicks.event_weights, dwell_full_ms=clicks.dwell_full_ms, dwell_floor=clicks.dwell_floor
-    )
 
 
 async def sweep(ctx: Context) -> str:

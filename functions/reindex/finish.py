@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from functions import session_replay as improvement
 from functions.context import Context
 from functions.errors import DomainError, PermanentFailure, TaskCancelled
 from functions.reindex import logic, switch, verify
@@ -59,14 +60,18 @@ async def _finish(parent: Task, ctx: Context) -> ReindexResult:
     dest = await ctx.collections.get_collection(run.dest_collection_id)
     if source is None or dest is None:
         raise PermanentFailure(f"reindex {parent.id}: its source or destination collection is gone")
-    await ctx.progress.report(0, 4, "reconciling the destination with the source")
+    await ctx.progress.report(0, 5, "reconciling the destination with the source")
     fixed = await verify.reconcile(source, dest, ctx)
     await lease.renew(force=True)
-    await ctx.progress.report(1, 4, "building the destination's search indexes")
+    # Before the index build: the replay moves vectors, cheaper without HNSW to maintain.
+    await ctx.progress.report(1, 5, "carrying the clickstream's improvement into the destination")
+    replayed = await improvement.replay(dest, ctx)
+    await lease.renew(force=True)
+    await ctx.progress.report(2, 5, "building the destination's search indexes")
     await data.build_search_indexes(dest)
     await lease.renew(force=True)
     fixed_after = await verify.reconcile(source, dest, ctx)  # writes that raced the index build
-    await ctx.progress.report(3, 4, "verifying")
+    await ctx.progress.report(4, 5, "verifying")
     checks = await verify.verify(source, dest, ctx)
     if run.state == "building":
         await store.update_run(parent.id, state="verified")
@@ -93,4 +98,6 @@ async def _finish(parent: Task, ctx: Context) -> ReindexResult:
         switched=switched,
         seconds=round(seconds, 3),
         items_per_s=round(items / seconds, 1) if seconds > 0 else 0.0,
+        replayed_sessions=replayed.replayed,
+        replayed_changes=replayed.changes,
     )

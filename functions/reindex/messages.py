@@ -89,6 +89,10 @@ class ReindexResult(Struct, frozen=True, kw_only=True):
     switched: bool
     seconds: float
     items_per_s: float
+    # Clickstream sessions whose improvement was carried into the destination (functions/improvement/
+    # replay.py), and the vector changes that made; sessions applied later follow after the switch.
+    replayed_sessions: int = 0
+    replayed_changes: int = 0
 
 
 class SwitchResult(Struct, frozen=True, kw_only=True):
@@ -96,6 +100,9 @@ class SwitchResult(Struct, frozen=True, kw_only=True):
 
     index: Index
     champion_version: str
+    # The `improvement.replay` task that brings the new blue collection up to date with the sessions
+    # applied elsewhere meanwhile (None: improvement is off).
+    replay_task_id: str | None = None
 
 
 class SwitchRequest(Struct, frozen=True, kw_only=True):

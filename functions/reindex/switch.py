@@ -12,6 +12,7 @@ from functions.reindex import logic
 from functions.reindex.messages import CleanupResult, Kept, SwitchRequest, SwitchResult
 from functions.reindex.models import UNDEPLOY_KIND
 from functions.reindex.parent import stores
+from functions.session_replay import REPLAY_KIND
 from functions.tasks import handler as tasks
 from functions.tasks.messages import NewTask
 
@@ -31,7 +32,19 @@ async def _blue(index: str, target: Collection, ctx: Context) -> SwitchResult:
     if updated is None:
         raise Conflict(f"collection {target.id} changed meanwhile; read it and retry", field="collection_id")
     await ctx.registry.set_alias(ctx.embedders.registered_name(index), CHAMPION, target.model_version)
-    return SwitchResult(index=updated, champion_version=target.model_version)
+    return SwitchResult(
+        index=updated, champion_version=target.model_version, replay_task_id=await _catch_up(target, ctx)
+    )
+
+
+async def _catch_up(target: Collection, ctx: Context) -> str | None:
+    """Submit the replay of sessions applied to the other collection since `target` was built (or, on
+    a rollback, while it was not blue); searches already use `target`, so this can follow."""
+    cfg = ctx.config.improvement
+    if not (cfg.shared or cfg.personal):
+        return None
+    new = NewTask(kind=REPLAY_KIND, request={"collection_id": target.id})
+    return (await tasks.submit(new, ctx)).task_id
 
 
 async def switch_to(collection_id: str, ctx: Context) -> SwitchResult:

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from functions.records import AVERAGE_PART, Collection, FeedbackEvent, SessionFeedback
-from jobs.stores.improvement_unit import PostgresUnit, ensure_adjustment_tables, vector_or_none
+from jobs.stores.improvement_unit import Conn, PostgresUnit, ensure_adjustment_tables, vector_or_none
 from jobs.stores.vector_schema import tables
 
 
@@ -23,32 +23,70 @@ class PostgresImprovementStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    LOCK_SESSION = """SELECT session_id, index_name, collection_id, user_id, query_vector, shown,
+    SESSION = """SELECT session_id, index_name, collection_id, user_id, query_vector, shown,
             shown_offset, irrelevant
-        FROM sessions WHERE session_id = $1 AND applied_at IS NULL FOR UPDATE"""
+        FROM sessions WHERE session_id = $1"""
+    LOCK_SESSION = SESSION + " AND applied_at IS NULL FOR UPDATE"
+    APPLIED_SESSION = SESSION + " AND applied_at IS NOT NULL"
     EVENTS = """SELECT type, object_id, rank, dwell_ms FROM events WHERE session_id = $1
         ORDER BY occurred_at, event_id"""
+    # The claim: a concurrent replay of the same session into the same collection waits on this row,
+    # then finds it taken (or takes it, if the first rolled back).
+    CLAIM_REPLAY = """INSERT INTO session_collections (collection_id, session_id, replayed)
+        VALUES ($1, $2, true) ON CONFLICT DO NOTHING RETURNING session_id"""
 
     @asynccontextmanager
     async def applying(self, session_id: str) -> AsyncIterator[PostgresUnit]:
         """One transaction around one session; `unit.session` is None when there is nothing to do."""
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(self.LOCK_SESSION, session_id)
+            yield PostgresUnit(conn, await self._session(conn, self.LOCK_SESSION, session_id))
+
+    @asynccontextmanager
+    async def replaying(self, session_id: str, collection: Collection) -> AsyncIterator[PostgresUnit]:
+        """One transaction carrying an applied session into `collection`; `unit.session` is None when
+        the collection has it already (or the session is gone)."""
+        async with self._pool.acquire() as conn, conn.transaction():
             session = None
-            if row is not None:
-                events = await conn.fetch(self.EVENTS, session_id)
-                session = SessionFeedback(
-                    session_id=row["session_id"],
-                    index_name=row["index_name"],
-                    collection_id=row["collection_id"],
-                    user_id=row["user_id"],
-                    query_vector=vector_or_none(row["query_vector"]),
-                    shown=tuple(row["shown"]),
-                    shown_offset=row["shown_offset"],
-                    irrelevant=row["irrelevant"],
-                    events=tuple(FeedbackEvent(**dict(e)) for e in events),
-                )
-            yield PostgresUnit(conn, session)
+            if await conn.fetchval(self.CLAIM_REPLAY, collection.id, session_id) is not None:
+                session = await self._session(conn, self.APPLIED_SESSION, session_id)
+            yield PostgresUnit(conn, session, replaying=True)
+
+    async def _session(self, conn: Conn, sql: str, session_id: str) -> SessionFeedback | None:
+        row = await conn.fetchrow(sql, session_id)
+        if row is None:
+            return None
+        events = await conn.fetch(self.EVENTS, session_id)
+        return SessionFeedback(
+            session_id=row["session_id"],
+            index_name=row["index_name"],
+            collection_id=row["collection_id"],
+            user_id=row["user_id"],
+            query_vector=vector_or_none(row["query_vector"]),
+            shown=tuple(row["shown"]),
+            shown_offset=row["shown_offset"],
+            irrelevant=row["irrelevant"],
+            events=tuple(FeedbackEvent(**dict(e)) for e in events),
+        )
+
+    # Applied, relevant sessions the collection has not absorbed, in the order they were applied.
+    TO_REPLAY = """SELECT s.session_id, s.query FROM sessions s
+        WHERE s.index_name = $1 AND s.applied_at IS NOT NULL AND NOT s.irrelevant
+            AND NOT EXISTS (SELECT 1 FROM session_collections m
+                WHERE m.collection_id = $2 AND m.session_id = s.session_id)
+        ORDER BY s.applied_at, s.session_id LIMIT $3"""
+    COUNT_TO_REPLAY = """SELECT count(*) FROM sessions s
+        WHERE s.index_name = $1 AND s.applied_at IS NOT NULL AND NOT s.irrelevant
+            AND NOT EXISTS (SELECT 1 FROM session_collections m
+                WHERE m.collection_id = $2 AND m.session_id = s.session_id)"""
+
+    async def to_replay(self, collection: Collection, limit: int) -> list[tuple[str, str]]:
+        """(session_id, query) of up to `limit` sessions to carry into `collection`, oldest first."""
+        rows = await self._pool.fetch(self.TO_REPLAY, collection.index_name, collection.id, limit)
+        return [(r["session_id"], r["query"]) for r in rows]
+
+    async def count_to_replay(self, collection: Collection) -> int:
+        """How many sessions `to_replay` would still give."""
+        return int(await self._pool.fetchval(self.COUNT_TO_REPLAY, collection.index_name, collection.id))
 
     # SKIP LOCKED: a session being applied right now is not claimed (nor waited for).
     CLAIM_IDLE = """UPDATE sessions s SET sweep_submitted_at = now() FROM (

@@ -57,11 +57,14 @@ def _split(rows: dict[int, Vectors] | None, n_parts: int) -> tuple[Vectors | Non
 
 
 class PostgresUnit:
-    """ImprovementUnit on the connection of PostgresImprovementStore.applying's transaction."""
+    """ImprovementUnit on the connection of PostgresImprovementStore.applying's (or .replaying's)
+    transaction. `replaying`: the session was applied before and is being carried into another
+    collection, which the transaction has already claimed; finishing then only writes the changes."""
 
-    def __init__(self, conn: Conn, session: SessionFeedback | None) -> None:
+    def __init__(self, conn: Conn, session: SessionFeedback | None, replaying: bool = False) -> None:
         self._conn = conn
         self._session = session
+        self._replaying = replaying
         self._finished = False
 
     @property
@@ -120,15 +123,23 @@ class PostgresUnit:
     AUDIT = """INSERT INTO improvement_audit (session_id, collection_id, object_id, user_id, direction, delta)
         VALUES ($1, $2, $3, $4, $5, $6)"""
     MARK_APPLIED = "UPDATE sessions SET applied_at = now() WHERE session_id = $1"
+    # The collection now holds this session's improvement: a later replay into it skips the session.
+    MARK_ABSORBED = """INSERT INTO session_collections (collection_id, session_id) VALUES ($1, $2)
+        ON CONFLICT DO NOTHING"""
 
     async def finish(self, collection: Collection | None, changes: Sequence[VectorChange]) -> None:
-        """Write the changes, audit each, and mark the session applied: all in this transaction."""
+        """Write the changes, audit each, and mark the session applied (and absorbed by the
+        collection): all in this transaction."""
         if self._session is None or self._finished:
             raise RuntimeError("finish is called once, and only on a pending session")
         self._finished = True
         if collection is not None and changes:
             await self._write(collection, changes)
+        if self._replaying:
+            return
         await self._conn.execute(self.MARK_APPLIED, self._session.session_id)
+        if collection is not None:
+            await self._conn.execute(self.MARK_ABSORBED, collection.id, self._session.session_id)
 
     async def _write(self, collection: Collection, changes: Sequence[VectorChange]) -> None:
         t = tables(collection)

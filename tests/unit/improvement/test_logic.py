@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from functions import vector_moves as logic
 from functions.config import ImprovementConfig
 from functions.event_weights import EventWeighing as FeedbackRules
 from functions.event_weights import dwell_factor
-from functions.improvement import logic
-from functions.improvement.logic import Move
 from functions.records import FeedbackEvent, ObjectVectors, SessionFeedback
+from functions.vector_moves import Move
 
 CFG = ImprovementConfig(learning_rate=0.2, push_weight=0.5, max_drift=0.15)
 RULES = FeedbackRules(event_weights={"click": 1.0, "purchase": 3.0}, dwell_full_ms=30_000, dwell_floor=0.25)

@@ -1,4 +1,5 @@
-"""Pure improvement rules: what a session says about each shown object, and how vectors move."""
+"""Pure improvement rules: what a session says about each shown object, and how vectors move. Shared by
+online improvement (functions/improvement) and the replay into a new collection (session_replay.py)."""
 
 from __future__ import annotations
 
