@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -31,6 +32,9 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM)
 
 
+MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+
+
 def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
     """Litestar's `extra` as [{field, message, source}] (msgspec names the path at fault)."""
     errors = []
@@ -38,6 +42,10 @@ def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
         if isinstance(item, dict):
             key = str(item.get("key") or "body").removeprefix("$.")
             message, source = str(item.get("message", "")), str(item.get("source", ""))
+            # msgspec names the object that lacks a required field, not the field: name the field.
+            missing = MISSING_FIELD.match(message)
+            if missing:
+                key = missing.group(1) if key in ("body", "$") else f"{key}.{missing.group(1)}"
             errors.append({"field": key, "message": message, "source": source})
     return errors
 

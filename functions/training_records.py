@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import msgspec
+
 from functions.structs import Struct
 
 
@@ -36,6 +38,9 @@ class TrainingSet(Struct, frozen=True, kw_only=True):
     corpus: dict[str, str]  # object_id -> text: the candidates both models are ranked on
     dataset_hash: str  # sha256 over the canonical JSON of the above
     session_count: int
+    # Judged queries of a benchmark (a BEIR split's qrels), ranked over the same corpus: scored for the
+    # champion and the final challenger only, never during the study (no tuning on the test set).
+    benchmark: list[EvalQuery] = msgspec.field(default_factory=list)
 
 
 class SearchSpace(Struct, frozen=True, kw_only=True):
@@ -89,3 +94,5 @@ class TrainingOutcome(Struct, frozen=True, kw_only=True):
     model_dir: str | None  # the best model saved locally
     registered_version: str | None  # set only when registered (challenger alias)
     mlflow_run_id: str | None
+    benchmark_champion: ModelScores | None = None  # on TrainingSet.benchmark, when it has queries
+    benchmark_challenger: ModelScores | None = None

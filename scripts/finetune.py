@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from functions.fine_tuning import handler
 from functions.fine_tuning.messages import FineTuningRequest, FineTuningResult
 from jobs.bootstrap import build_context, close_context, load_config
+from scripts import beir
 
 
 class BarProgress:
@@ -45,6 +47,10 @@ def request(cfg: DictConfig) -> FineTuningRequest:
     body = {k: raw[k] for k in ("index", "preset", "since", "until", "seed") if raw.get(k) is not None}
     if raw.get("overrides"):
         body["overrides"] = raw["overrides"]
+    if raw.get("benchmark"):
+        split = beir.load(Path(str(raw["benchmark"])), str(raw["benchmark_split"]))
+        name = f"{Path(str(raw['benchmark'])).name} {raw['benchmark_split']}"
+        body["benchmark"] = {"name": name, "queries": split.queries, "qrels": split.qrels}
     return msgspec.convert(body, FineTuningRequest, strict=False)
 
 

@@ -43,7 +43,9 @@ def load_data(cfg: DictConfig) -> tuple[list[dict[str, Any]], Split, Split]:
     """Items, train split (users click on these) and test split (held out) of the dataset or sample."""
     if cfg.dataset:
         train, test = beir.load(Path(cfg.dataset), "train"), beir.load(Path(cfg.dataset), "test")
-        return train.items, Split(train.queries, train.qrels), Split(test.queries, test.qrels)
+        # Documents without any text (Cranfield has two) would only be refused item by item.
+        items = [item for item in train.items if _has_text(item)]
+        return items, Split(train.queries, train.qrels), Split(test.queries, test.qrels)
     items, splits = sample_catalog.generate_splits(cfg.seed)
     return items, Split(*splits["train"]), Split(*splits["test"])
 
@@ -85,16 +87,22 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         f"{dict(ended)} tasks; nDCG@10 seen {q['seen']['ndcg10']:.4f} test {q['test']['ndcg10']:.4f}",
     )
 
-    tuned = fine_tune(
-        api, cfg.index, cfg.preset, OmegaConf.to_container(cfg.overrides) if cfg.overrides else None
-    )
+    overrides = OmegaConf.to_container(cfg.overrides) if cfg.overrides else None
+    tuned = fine_tune(api, cfg.index, cfg.preset, overrides, benchmark=test)  # type: ignore[arg-type]
     champion, challenger = tuned.get("champion") or {}, tuned.get("challenger") or {}
+    bench = tuned.get("benchmark") or {}
+    on_qrels = (
+        f"; on the test qrels {bench['champion']['ndcg_at_10']:.4f} → {bench['challenger']['ndcg_at_10']:.4f}"
+        if bench
+        else ""
+    )
     report.step(
         "fine-tune",
         f"{tuned['status']}: nDCG@10 {champion.get('ndcg_at_10', 0):.4f} → "
-        f"{challenger.get('ndcg_at_10', 0):.4f} "
-        f"on held-out clicks, promoted={tuned.get('promoted')}, version {tuned.get('registered_version')}",
+        f"{challenger.get('ndcg_at_10', 0):.4f} on held-out clicks{on_qrels}, "
+        f"promoted={tuned.get('promoted')}, version {tuned.get('registered_version')}",
     )
+    report.figures["fine_tuning"] = {k: tuned.get(k) for k in ("champion", "challenger", "benchmark")}
     new_version = tuned.get("registered_version")
     if not (tuned.get("promoted") or cfg.deploy_unpromoted) or new_version is None:
         report.step(
@@ -116,18 +124,26 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
             f"{switched['items']} objects into {switched['destination_collection_id']} at "
             f"{switched['items_per_s']:.0f}/s (counts equal: {switched['verification']['counts_equal']}, "
             f"top-10 probe overlap {switched['verification']['probe_overlap']}); writes during it: "
-            f"+{writer.upserted} -{writer.deleted} ({writer.failed} failed)",
+            f"+{writer.upserted} -{writer.deleted} ({writer.failed} failed); improvement of "
+            f"{switched['replayed_sessions']} sessions carried over",
         )
     report.figures["failed_searches"] = searchers.failed
+    report.figures["replayed_sessions"] = switched["replayed_sessions"]
     report.step(
         "switch",
         f"blue → {switched['destination_collection_id']}; {searchers.ok} searches, "
-        f"{searchers.failed} failed ({searchers.errors[:2]})",
+        f"{searchers.failed} failed ({searchers.errors[:2]}); {switched['caught_up_sessions']} late "
+        "sessions caught up",
     )
     report.figures["final_objects"] = _complete(api, cfg.index, len(items), writer)
     done = cleanup(api, cfg.index, cfg.cleanup_grace_s)
     report.step("cleanup", "; ".join(done))
     report.measure("final", measure(api, cfg.index, sets))
+
+
+def _has_text(item: dict[str, Any]) -> bool:
+    content = item["content"]
+    return any(str(v).strip() for v in content.values()) if isinstance(content, dict) else bool(content)
 
 
 def _catalog(items: list[dict[str, Any]], split: Split) -> sample_catalog.Catalog:

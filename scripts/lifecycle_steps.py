@@ -53,11 +53,16 @@ def deploy(api: Api, model: str, version: str) -> dict[str, Any]:
     return result
 
 
-def fine_tune(api: Api, index: str, preset: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """Run a fine-tuning task to its end; its result (scores, promoted, registered version)."""
+def fine_tune(
+    api: Api, index: str, preset: str, overrides: dict[str, Any] | None, benchmark: Split | None = None
+) -> dict[str, Any]:
+    """Run a fine-tuning task to its end; its result (scores, promoted, registered version). With a
+    `benchmark` (the held-out test split), the task also scores both models on its qrels."""
     body: dict[str, Any] = {"index": index, "preset": preset}
     if overrides:
         body["overrides"] = overrides
+    if benchmark is not None:
+        body["benchmark"] = {"name": "test qrels", "queries": benchmark.queries, "qrels": benchmark.qrels}
     accepted = api.call("POST", "/fine-tuning/tasks", json=body)
     result: dict[str, Any] = api.wait_task(accepted["task_id"], f"fine-tune ({preset})", timeout_s=3600)[
         "result"
@@ -77,15 +82,19 @@ def reindex_and_switch(
     destination = result["destination_collection_id"]
     writer.__exit__()  # the writes stop here; their outcome is what both collections must hold
     before = searchers.failed
-    api.call("POST", f"/collections/{destination}/switch")
+    switched = api.call("POST", f"/collections/{destination}/switch")
     deadline = time.monotonic() + 30
     while searchers.last_collection() != destination and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)  # searches right after the switch are part of what must not fail
+    caught_up = 0
+    if switched.get("replay_task_id"):  # sessions applied to the old collection since the reindex ended
+        caught_up = api.wait_task(switched["replay_task_id"], "improvement catch-up")["result"]["replayed"]
     return {
         **result,
         "switch_failed": searchers.failed - before,
         "served_new": searchers.last_collection() == destination,
+        "caught_up_sessions": caught_up,
     }
 
 

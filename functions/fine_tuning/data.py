@@ -60,8 +60,10 @@ async def build(
     config: AppConfig,
     seed: int,
     progress: Progress,
+    benchmark: Sequence[EvalQuery] = (),
 ) -> TrainingSet:
-    """Examples of the train queries, the eval queries and the corpus both models are ranked on."""
+    """Examples of the train queries, the eval queries and the corpus both models are ranked on (the
+    benchmark's judged objects included)."""
     max_chars = config.fine_tuning.text_max_chars
     cap = preset.max_negatives_per_example
     examples: list[Example] = []
@@ -79,13 +81,15 @@ async def build(
     for fb in eval_fb:
         wanted |= fb.positives.keys()
         wanted.update(await _mined(fb, store, collection, preset))
+    for judged in benchmark:
+        wanted |= judged.relevant.keys()
     # The sample is every object while the collection is within the limit.
     wanted.update(await store.sample_ids(collection, preset.eval_corpus_limit, seed))
     await progress.report(total - 1, total, f"reading {len(wanted)} corpus texts")
     corpus = await store.texts(collection, sorted(wanted), None, max_chars)
     evals = [q for q in (logic.eval_query(fb, corpus) for fb in eval_fb) if q is not None]
     sessions = sum(fb.sessions for fb in [*train_fb, *eval_fb])
-    return logic.training_set(examples, _used(evals), corpus, sessions)
+    return logic.training_set(examples, _used(evals), corpus, sessions, benchmark)
 
 
 def _used(evals: list[EvalQuery]) -> list[EvalQuery]:

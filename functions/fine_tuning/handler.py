@@ -10,7 +10,12 @@ import msgspec
 from functions.context import Context
 from functions.errors import InvalidInput, NotFound, PermanentFailure
 from functions.fine_tuning import data, logic
-from functions.fine_tuning.messages import FineTuningRequest, FineTuningResult, FineTuningSubmission
+from functions.fine_tuning.messages import (
+    BenchmarkScores,
+    FineTuningRequest,
+    FineTuningResult,
+    FineTuningSubmission,
+)
 from functions.fine_tuning.pairs import merge_sessions, usable_sessions
 from functions.fine_tuning.reporting import bridged
 from functions.fine_tuning.split import split_by_query
@@ -24,6 +29,11 @@ RUN_KIND = "fine_tuning.run"
 def _check(req: FineTuningRequest | FineTuningSubmission) -> None:
     if req.since is not None and req.until is not None and req.since >= req.until:
         raise InvalidInput("since must be before until", field="since")
+    if req.benchmark is not None and not logic.benchmark_queries(req.benchmark):
+        raise InvalidInput(
+            "the benchmark has no query with a text and a relevant object (grade > 0)",
+            field="benchmark.qrels",
+        )
 
 
 async def submit(body: FineTuningSubmission, ctx: Context) -> Accepted:
@@ -75,6 +85,7 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
         config=ctx.config,
         seed=seed,
         progress=ctx.progress,
+        benchmark=logic.benchmark_queries(req.benchmark),
     )
     counts: dict[str, Any] = {
         "train_queries": len(dataset.train),
@@ -96,7 +107,16 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
     )
     async with bridged(ctx.progress, ctx.config.tasks.progress_interval_s) as reporter:
         outcome = await ctx.trainer.run(plan, dataset, reporter)
-    return _trained(base, outcome, plan.base_model_name, plan.base_version, counts)
+    trained = _trained(base, outcome, plan.base_model_name, plan.base_version, counts)
+    if req.benchmark is not None and outcome.benchmark_champion and outcome.benchmark_challenger:
+        scores = BenchmarkScores(
+            name=req.benchmark.name,
+            queries=len(dataset.benchmark),
+            champion=outcome.benchmark_champion,
+            challenger=outcome.benchmark_challenger,
+        )
+        trained = msgspec.structs.replace(trained, benchmark=scores)
+    return trained
 
 
 def _trained(

@@ -12,6 +12,7 @@ import msgspec
 from functions.config import AppConfig, FineTuningPreset
 from functions.errors import InvalidInput
 from functions.event_weights import EventWeighing as Weighing
+from functions.fine_tuning.messages import Benchmark
 from functions.fine_tuning.pairs import Policy, QueryFeedback
 from functions.fine_tuning.split import query_id
 from functions.training_records import EvalQuery, Example, TrainingPlan, TrainingSet
@@ -88,6 +89,19 @@ def eval_query(fb: QueryFeedback, corpus: Mapping[str, str]) -> EvalQuery | None
     return EvalQuery(query_id=query_id(fb.key), query=fb.query, relevant=relevant)
 
 
+def benchmark_queries(benchmark: Benchmark | None) -> list[EvalQuery]:
+    """The benchmark's queries that have a text and a relevant object (grade > 0), by id; a query's
+    gains are its grades."""
+    if benchmark is None:
+        return []
+    out = []
+    for qid in sorted(benchmark.qrels):
+        relevant = {doc: float(grade) for doc, grade in benchmark.qrels[qid].items() if grade > 0}
+        if relevant and qid in benchmark.queries:
+            out.append(EvalQuery(query_id=qid, query=benchmark.queries[qid], relevant=relevant))
+    return out
+
+
 def dataset_hash(train: Sequence[Example], evals: Sequence[EvalQuery], corpus: Mapping[str, str]) -> str:
     """sha256 over the canonical JSON (sorted keys) of the data."""
     data = {"train": list(train), "eval_queries": list(evals), "corpus": dict(corpus)}
@@ -95,9 +109,14 @@ def dataset_hash(train: Sequence[Example], evals: Sequence[EvalQuery], corpus: M
 
 
 def training_set(
-    train: Sequence[Example], evals: Sequence[EvalQuery], corpus: Mapping[str, str], sessions: int
+    train: Sequence[Example],
+    evals: Sequence[EvalQuery],
+    corpus: Mapping[str, str],
+    sessions: int,
+    benchmark: Sequence[EvalQuery] = (),
 ) -> TrainingSet:
-    """The TrainingSet with its hash; the corpus sorted by id."""
+    """The TrainingSet with its hash (of what trains and gates, not of the benchmark); the corpus
+    sorted by id."""
     ordered = {oid: corpus[oid] for oid in sorted(corpus)}
     return TrainingSet(
         train=list(train),
@@ -105,6 +124,7 @@ def training_set(
         corpus=ordered,
         dataset_hash=dataset_hash(train, evals, ordered),
         session_count=sessions,
+        benchmark=list(benchmark),
     )
 
 

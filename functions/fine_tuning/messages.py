@@ -14,6 +14,30 @@ from functions.training_records import ModelScores
 
 PresetName = Literal["tiny", "small", "default"]
 Seed = Annotated[int, Meta(ge=0, le=2**31 - 1)]
+QueryId = Annotated[str, Meta(min_length=1, max_length=200)]
+Grade = Annotated[int, Meta(ge=0, le=100)]
+
+
+class Benchmark(Struct, frozen=True, kw_only=True):
+    """Judged queries (a BEIR split: its queries and qrels) the champion and the challenger are also
+    scored on, over the same candidates. Documents are object ids of the index; a judged object that
+    is not stored counts as not found. Reported only: the gate decides on the held-out clicks."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=100)] = "qrels"
+    queries: Annotated[
+        dict[QueryId, Annotated[str, Meta(min_length=1, max_length=2000)]], Meta(max_length=10_000)
+    ]
+    qrels: Annotated[dict[QueryId, dict[str, Grade]], Meta(max_length=10_000)]
+
+
+class BenchmarkScores(Struct, frozen=True, kw_only=True):
+    """Both models on the benchmark's judged queries (`queries`: those with a text and a relevant
+    object)."""
+
+    name: str
+    queries: int
+    champion: ModelScores
+    challenger: ModelScores
 
 
 class FineTuningRequest(Struct, frozen=True, kw_only=True):
@@ -27,6 +51,7 @@ class FineTuningRequest(Struct, frozen=True, kw_only=True):
     preset: PresetName = "small"
     overrides: dict[str, Any] | None = None
     seed: Seed | None = None
+    benchmark: Benchmark | None = None
 
 
 class FineTuningSubmission(Struct, frozen=True, kw_only=True):
@@ -38,6 +63,7 @@ class FineTuningSubmission(Struct, frozen=True, kw_only=True):
     preset: PresetName = "small"
     overrides: dict[str, Any] | None = None
     seed: Seed | None = None
+    benchmark: Benchmark | None = None
     idempotency_key: IdempotencyKey | None = None
     callback_url: CallbackUrl | None = None
 
@@ -50,6 +76,7 @@ class FineTuningSubmission(Struct, frozen=True, kw_only=True):
             preset=self.preset,
             overrides=self.overrides,
             seed=self.seed,
+            benchmark=self.benchmark,
         )
 
 
@@ -80,3 +107,4 @@ class FineTuningResult(Struct, frozen=True, kw_only=True):
     trials_completed: int = 0
     trials_pruned: int = 0
     mlflow_run_id: str | None = None
+    benchmark: BenchmarkScores | None = None

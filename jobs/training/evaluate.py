@@ -70,9 +70,20 @@ def scores_of(runs: Sequence[Sequence[str]], queries: Sequence[EvalQuery]) -> Mo
     )
 
 
-def evaluate(model: Any, data: TrainingSet, batch_size: int = 64) -> ModelScores:
-    """nDCG@10, MRR@10 and Recall@100 of `model` on data.eval_queries ranked over data.corpus."""
+def evaluate_sets(
+    model: Any, data: TrainingSet, sets: Sequence[Sequence[EvalQuery]], batch_size: int = 64
+) -> list[ModelScores]:
+    """nDCG@10, MRR@10 and Recall@100 of `model` on each query set, ranked over data.corpus (encoded
+    once for all of them)."""
     ids = list(data.corpus)
     corpus = encode(model, [data.corpus[i] for i in ids], batch_size)
-    queries = encode(model, [q.query for q in data.eval_queries], batch_size)
-    return scores_of(rankings(queries, corpus, ids, K_RECALL), data.eval_queries)
+    out = []
+    for queries in sets:
+        vectors = encode(model, [q.query for q in queries], batch_size)
+        out.append(scores_of(rankings(vectors, corpus, ids, K_RECALL), queries))
+    return out
+
+
+def evaluate(model: Any, data: TrainingSet, batch_size: int = 64) -> ModelScores:
+    """The scores of `model` on data.eval_queries (the held-out clicks)."""
+    return evaluate_sets(model, data, [data.eval_queries], batch_size)[0]

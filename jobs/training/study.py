@@ -13,7 +13,7 @@ from functions.errors import TaskCancelled
 from functions.ports import TrainingReporter
 from functions.training_records import ModelScores, SearchSpace, TrainingOutcome, TrainingPlan, TrainingSet
 from jobs.stores.mlflow_registry import TrainingSession, scores_metrics
-from jobs.training.evaluate import evaluate
+from jobs.training.evaluate import evaluate, evaluate_sets
 from jobs.training.trainer import StudyCallback, load_model, train, triplets
 
 
@@ -50,7 +50,10 @@ class Study:
         """Evaluate the champion, run the trials, register the best challenger."""
         plan = self._plan
         self._report(0, 0.0, "evaluating the champion")
-        champion = evaluate(load_model(plan.base_model_path, plan.max_seq_length), self._data)
+        sets = [self._data.eval_queries, *([self._data.benchmark] if self._data.benchmark else [])]
+        champion, *bench_champion = evaluate_sets(
+            load_model(plan.base_model_path, plan.max_seq_length), self._data, sets
+        )
         self._best_ndcg = champion.ndcg_at_10
         self._check_cancelled()
         sampler = optuna.samplers.TPESampler(seed=plan.seed)
@@ -66,6 +69,15 @@ class Study:
         self._check_cancelled()
         promoted = promotable(champion, challenger, plan.promotion_margin)
         model = load_model(model_dir, plan.max_seq_length)
+        bench_challenger = None
+        if bench_champion:
+            self._report(plan.n_trials, 0.0, "scoring the challenger on the benchmark")
+            bench_challenger = evaluate_sets(model, self._data, [self._data.benchmark])[0]
+            metrics = {
+                **scores_metrics("benchmark_champion_", bench_champion[0]),
+                **scores_metrics("benchmark_challenger_", bench_challenger),
+            }
+            self._session.log_metrics(self._session.run_id, metrics)
         version = self._session.register(model, champion, challenger, promoted)
         return TrainingOutcome(
             best_params=params,
@@ -77,6 +89,8 @@ class Study:
             model_dir=model_dir,
             registered_version=version,
             mlflow_run_id=self._session.run_id,
+            benchmark_champion=bench_champion[0] if bench_champion else None,
+            benchmark_challenger=bench_challenger,
         )
 
     def _objective(self, trial: optuna.Trial) -> float:

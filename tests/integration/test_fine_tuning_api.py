@@ -44,6 +44,25 @@ async def test_a_bad_override_is_a_422_naming_it(
     assert response.json()["field"] == field
 
 
+@pytest.mark.parametrize(
+    ("benchmark", "field"),
+    [
+        ({"queries": {"q1": "wing flutter"}, "qrels": {"q1": {"12": 0}}}, "benchmark.qrels"),
+        ({"queries": {"q1": "wing flutter"}, "qrels": {"q2": {"12": 1}}}, "benchmark.qrels"),
+        # Shape errors come from the body's schema (400), with msgspec's path for mapping values.
+        ({"queries": {"q1": "wing flutter"}, "qrels": {"q1": {"12": -1}}}, "benchmark.qrels[...][...]"),
+        ({"qrels": {"q1": {"12": 1}}}, "benchmark.queries"),
+    ],
+)
+async def test_a_bad_benchmark_is_a_422_naming_the_field(
+    client: Client, ctx: Context, benchmark: dict[str, object], field: str
+) -> None:
+    index = await new_index(client)
+    response = await client.post(TASKS, json={"index": index, "benchmark": benchmark}, headers=auth())
+    assert response.status_code in (400, 422), response.text
+    assert response.json()["field"] == field
+
+
 async def test_refusals_unknown_index_preset_and_no_key(client: Client, ctx: Context) -> None:
     response = await client.post(TASKS, json={"index": "nowhere"}, headers=auth())
     assert response.status_code == 404, response.text

@@ -85,9 +85,7 @@ async def test_improvement_is_carried_through_reindex_switch_and_rollback(
         "skipped": {},
     }
     assert await absorbed(ctx, late) == {(old, False), (new, True)}
-    audit = await sql(
-        ctx, "SELECT DISTINCT collection_id FROM improvement_audit WHERE session_id = $1", late
-    )
+    audit = await sql(ctx, "SELECT DISTINCT collection_id FROM improvement_audit WHERE session_id = $1", late)
     assert {r["collection_id"] for r in audit} == {old, new}
 
     # A second replay finds nothing left: each session reaches a collection once.

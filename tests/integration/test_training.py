@@ -14,7 +14,7 @@ from functions.config import AppConfig, MlflowConfig
 from functions.errors import TaskCancelled
 from jobs.bootstrap import build_registry, build_training
 from jobs.stores.local_embedder import resolve_model_path
-from jobs.training.evaluate import evaluate
+from jobs.training.evaluate import evaluate, evaluate_sets
 from jobs.training.study import promotable
 from jobs.training.trainer import load_model
 from tests.support.training import RecordingReporter, tiny_plan, training_set
@@ -48,7 +48,10 @@ def runs(client: MlflowClient) -> list[object]:
 async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Path) -> None:
     cfg, client = private(config, tmp_path)
     trainer, registry = build_training(cfg), build_registry(cfg)
-    data, plan = training_set(), tiny_plan("task-tiny", str(tmp_path / "scratch"))
+    plain, plan = training_set(), tiny_plan("task-tiny", str(tmp_path / "scratch"))
+    # Judged queries of a "benchmark": scored for both models at the end, never during the study.
+    benchmark = [msgspec.structs.replace(q, query_id=f"b-{q.query_id}") for q in plain.eval_queries[:3]]
+    data = msgspec.structs.replace(plain, benchmark=benchmark)
     reporter = RecordingReporter()
 
     outcome = await trainer.run(plan, data, reporter)
@@ -56,7 +59,11 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert (outcome.trials_completed, outcome.trials_pruned) == (1, 0)
     assert outcome.best_params["epochs"] == 1
     assert outcome.best_params["batch_size"] == 8
-    assert outcome.champion == evaluate(load_model(plan.base_model_path, plan.max_seq_length), data)
+    base = load_model(plan.base_model_path, plan.max_seq_length)
+    assert outcome.champion == evaluate(base, data)
+    assert outcome.benchmark_champion == evaluate_sets(base, data, [benchmark])[0]
+    best = load_model(str(outcome.model_dir), plan.max_seq_length)
+    assert outcome.benchmark_challenger == evaluate_sets(best, data, [benchmark])[0]
     assert 0 < outcome.challenger.ndcg_at_10 <= 1
     assert outcome.promoted == promotable(outcome.champion, outcome.challenger, plan.promotion_margin)
     assert outcome.registered_version == "1"
@@ -78,6 +85,11 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert parent.data.tags["task_id"] == "task-tiny"
     assert parent.data.tags["index"] == "synthetic"
     assert parent.data.metrics["champion_ndcg_at_10"] == pytest.approx(outcome.champion.ndcg_at_10)
+    assert outcome.benchmark_challenger is not None
+    assert parent.data.metrics["benchmark_challenger_ndcg_at_10"] == pytest.approx(
+        outcome.benchmark_challenger.ndcg_at_10
+    )
+    assert not [m for m in trials[0].data.metrics if m.startswith("benchmark")]  # type: ignore[attr-defined]
     assert trial.data.tags[MLFLOW_PARENT_RUN_ID] == parent.info.run_id
     assert float(trial.data.params["learning_rate"]) == pytest.approx(2e-6)
     history = client.get_metric_history(trial.info.run_id, "ndcg_at_10")

@@ -7,7 +7,9 @@ import pytest
 from functions.config import AppConfig
 from functions.errors import InvalidInput
 from functions.fine_tuning import logic
+from functions.fine_tuning.messages import Benchmark
 from functions.fine_tuning.pairs import QueryFeedback
+from functions.training_records import EvalQuery
 from jobs.bootstrap import load_config
 
 
@@ -74,3 +76,14 @@ def test_the_dataset_hash_is_canonical() -> None:
     assert one.dataset_hash == two.dataset_hash
     assert list(one.corpus) == ["a", "b"]
     assert logic.training_set([example], [], {"a": "A2"}, 1).dataset_hash != one.dataset_hash
+
+
+def test_benchmark_queries_keep_judged_queries_with_a_text() -> None:
+    benchmark = Benchmark(
+        queries={"q2": "shock waves", "q1": "wing flutter", "q3": "no judgement"},
+        qrels={"q1": {"12": 2, "40": 0, "7": 1}, "q2": {"9": 0}, "q4": {"5": 1}},
+    )
+    found = logic.benchmark_queries(benchmark)
+    # q2 has no relevant object, q3 no qrels, q4 no text; grades become gains, zeros are left out.
+    assert found == [EvalQuery(query_id="q1", query="wing flutter", relevant={"12": 2.0, "7": 1.0})]
+    assert logic.benchmark_queries(None) == []
