@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import math
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,8 @@ class Study:
         self._rows = triplets(data.train, plan.seed)
         self._best: tuple[float, str, ModelScores, dict[str, Any]] | None = None  # value, dir, scores, params
         self._best_ndcg = 0.0
+        # Optuna's own timeout only stops starting trials; a trial in flight stops at this deadline.
+        self._deadline = math.inf
 
     def run(self) -> TrainingOutcome:
         """Evaluate the champion, run the trials, register the best challenger."""
@@ -56,6 +60,7 @@ class Study:
         )
         self._best_ndcg = champion.ndcg_at_10
         self._check_cancelled()
+        self._deadline = time.monotonic() + plan.timeout_s
         sampler = optuna.samplers.TPESampler(seed=plan.seed)
         # Prune from the second trial on, against the median of earlier trials at the same epoch.
         pruner = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
@@ -108,7 +113,7 @@ class Study:
         def on_step(step: int, steps: int) -> None:
             self._report(trial.number, step / max(steps, 1), f"step {step}/{steps}")
 
-        callback = StudyCallback(self._reporter, on_step, on_epoch)
+        callback = StudyCallback(self._reporter, on_step, on_epoch, self._deadline)
         model = load_model(self._plan.base_model_path, self._plan.max_seq_length)
         try:
             train(model, self._rows, self._plan, params, callback)
@@ -117,6 +122,8 @@ class Study:
                 self._session.tag(run_id, "optuna_state", "pruned")
                 self._session.end(run_id, "FINISHED")
                 raise optuna.TrialPruned()
+            if callback.timed_out:
+                self._session.tag(run_id, "stopped", "study timeout")
             value = scores[-1].ndcg_at_10
             self._keep_if_best(trial.number, value, model, scores[-1], params)
             self._session.end(run_id, "FINISHED")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,20 +49,32 @@ def triplets(train: list[Example], seed: int) -> dict[str, list[str]]:
 
 
 class StudyCallback(TrainerCallback):
-    """Reports steps, stops on cancel, and hands each finished epoch to the study (pruning)."""
+    """Reports steps, stops on cancel or at the study's deadline, and hands each finished epoch to the
+    study (pruning)."""
 
-    def __init__(self, reporter: TrainingReporter, on_step: StepHook, on_epoch: EpochHook) -> None:
+    def __init__(
+        self,
+        reporter: TrainingReporter,
+        on_step: StepHook,
+        on_epoch: EpochHook,
+        deadline: float = math.inf,
+    ) -> None:
         self._reporter, self._on_step, self._on_epoch = reporter, on_step, on_epoch
+        self._deadline = deadline  # time.monotonic() value
         self.cancelled = False
         self.pruned = False
+        self.timed_out = False
 
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
-        """Progress after each optimizer step; a cancel stops training at the next step."""
+        """Progress after each optimizer step; a cancel stops training at the next step, and so does
+        the deadline (the partial epoch is then evaluated like a whole one: the trial keeps its model)."""
         self._on_step(state.global_step, state.max_steps)
         if self._reporter.cancelled():
             self.cancelled = control.should_training_stop = True
+        elif time.monotonic() > self._deadline:
+            self.timed_out = control.should_training_stop = True
 
     def on_epoch_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any

@@ -12,6 +12,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from functions.config import AppConfig, MlflowConfig
 from functions.errors import TaskCancelled
+from functions.training_records import SearchSpace
 from jobs.bootstrap import build_registry, build_training
 from jobs.stores.local_embedder import resolve_model_path
 from jobs.training.evaluate import evaluate, evaluate_sets
@@ -154,3 +155,22 @@ async def test_the_base_model_is_version_one_and_champion(config: AppConfig, tmp
     assert await registry.model_dir(MODEL, "1") == base_dir
     assert await registry.model_dir(MODEL, "7") is None
     assert files_under(tmp_path / "mlartifacts") == []
+
+
+async def test_the_study_timeout_stops_a_trial_in_flight(config: AppConfig, tmp_path: Path) -> None:
+    cfg, client = private(config, tmp_path)
+    space = SearchSpace(
+        learning_rate=(2e-6, 2e-6), epochs=[3], batch_size=[8], warmup_ratio=(0.0, 0.0), scale=(20.0, 20.0)
+    )
+    plan = tiny_plan("task-timeout", str(tmp_path / "scratch"), timeout_s=0.5, search_space=space)
+    reporter = RecordingReporter()
+
+    outcome = await build_training(cfg).run(plan, training_set(), reporter)
+
+    # Stopped after its first step, well before 3 epochs; the partial model was evaluated and kept.
+    steps = [m for _, _, m in reporter.reports if "step " in m]
+    last, total = (int(n) for n in steps[-1].split("step ")[1].split(";")[0].split("/"))
+    assert last < total, steps[-1]
+    assert (outcome.trials_completed, outcome.registered_version) == (1, "1")
+    trial = next(r for r in runs(client) if MLFLOW_PARENT_RUN_ID in r.data.tags)  # type: ignore[attr-defined]
+    assert trial.data.tags["stopped"] == "study timeout"  # type: ignore[attr-defined]
