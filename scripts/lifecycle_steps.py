@@ -32,6 +32,18 @@ def upsert(api: Api, index: str, items: list[dict[str, Any]], batch_size: int) -
     return totals
 
 
+def remove(api: Api, index: str, object_ids: list[str], batch_size: int) -> int:
+    """Delete `object_ids` in tasks of `batch_size`; how many were deleted."""
+    deleted = 0
+    for start in range(0, len(object_ids), batch_size):
+        batch = object_ids[start : start + batch_size]
+        accepted = api.call("POST", "/items/delete", json={"index": index, "object_ids": batch})
+        task = api.wait_task(accepted["task_id"], f"delete {start + len(batch)}/{len(object_ids)}")
+        value = task["result"].get("deleted", len(batch))
+        deleted += len(value) if isinstance(value, list) else int(value)
+    return deleted
+
+
 def runs_of(api: Api, index: str, queries: dict[str, str]) -> dict[str, list[str]]:
     """The top 100 object ids of each query, searched anonymously (shared vectors only)."""
     runs = {}
