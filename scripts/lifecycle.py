@@ -111,6 +111,13 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         )
         report.measure("final", report.quality["improved"])
         return
+    report.figures["promoted"] = bool(tuned.get("promoted"))
+    if not tuned.get("promoted"):
+        report.step(
+            "unpromoted",
+            f"the gate kept the champion; deploy_unpromoted=true goes on with version {new_version} "
+            "to run steps 6-9 (mechanics only: not what a deployment would do)",
+        )
     if cfg.triton:
         deployed = deploy(api, model, new_version)
         report.step("deploy", f"{model}@{new_version} ready (parity {deployed.get('served_parity')})")

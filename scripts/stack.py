@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,10 +39,15 @@ def _env(name: str, base: dict[str, str], gpu_overrides: str) -> dict[str, str]:
 def running_stack(
     port: int, env: dict[str, str], log_dir: Path, ready_timeout_s: float = 180, gpu_overrides: str = ""
 ) -> Iterator[str]:
-    """Yield the API base URL once /ready answers; terminate every process on exit."""
+    """Yield the API base URL once /ready answers; terminate every process on exit (SIGTERM to this
+    process included: it exits through here instead of leaving the children running)."""
+    _check_port_free(port)
     log_dir.mkdir(parents=True, exist_ok=True)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     full_env = {**os.environ, **env, "TOKENIZERS_PARALLELISM": "false"}
+    on_term = None
+    if threading.current_thread() is threading.main_thread():
+        on_term = signal.signal(signal.SIGTERM, _exit_on_term)
     try:
         for name, cmd in _commands(port).items():
             log = (log_dir / f"{name}.log").open("wb")
@@ -61,6 +68,19 @@ def running_stack(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if on_term is not None:
+            signal.signal(signal.SIGTERM, on_term)
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _check_port_free(port: int) -> None:
+    """A web process already on the port would answer /ready for a stack whose own web never started."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} is in use (another stack still running?): choose port=<other>")
 
 
 def _wait_ready(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout_s: float, logs: Path) -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
+from functions import session_replay
 from functions import vector_moves as logic
 from functions.context import Context
 from functions.errors import InvalidInput, NotFound
@@ -98,7 +99,16 @@ async def apply_session(session_id: str, ctx: Context) -> tuple[str, int]:
         found = await unit.vectors(collection, [m.object_id for m in moves], user_id)
         changes = logic.changes(moves, found, session.query_vector, cfg, user_id)
         await unit.finish(collection, changes)
+    await _follow_blue(collection, ctx)
     return "applied", len(changes)
+
+
+async def _follow_blue(applied_to: Collection, ctx: Context) -> None:
+    """A session whose search ran just before a switch lands on the old collection: carry it into the
+    blue one now (the switch's catch-up may have run already) rather than at the next switch."""
+    blue = await ctx.collections.blue(applied_to.index_name)
+    if blue is not None and blue.id != applied_to.id:
+        await session_replay.replay(blue, ctx)
 
 
 async def _collection(session: SessionFeedback, ctx: Context) -> Collection | None:

@@ -2,7 +2,7 @@
 tritonserver, real model; every step through the HTTP API, on Cranfield (../shared/data/cranfield)
 with the CI-sized `tiny` fine-tuning preset (~10 min on 2 cores). EMBEDLOOP_E2E_DATASET names another
 BEIR folder, or `sample` for the built-in catalogue (what `make demo` runs); EMBEDLOOP_E2E_PRESET
-another preset (`small` on Cranfield: ~30 min here).
+another preset (`small` on Cranfield: ~13 min here).
 """
 
 from __future__ import annotations
@@ -42,42 +42,37 @@ HEADLINES = [
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.model]
 
 
-def lifecycle(dataset: list[str], preset: str, index: str, seed: int) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EMBEDLOOP_ENV": "test"}
-    settings = ["port=8799", f"index={index}", f"preset={preset}", f"seed={seed}", f"clicks.seed={seed}"]
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.lifecycle", *settings, *dataset],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=2400,
-        check=False,
-    )
-
-
 def test_the_whole_lifecycle_runs_end_to_end() -> None:
     given = os.environ.get("EMBEDLOOP_E2E_DATASET", str(CRANFIELD))
     if given != "sample" and not Path(given).is_dir():
         pytest.skip(f"no BEIR dataset at {given}")
     dataset = [] if given == "sample" else [f"dataset={Path(given).resolve()}"]
     preset = os.environ.get("EMBEDLOOP_E2E_PRESET", "tiny")
-    proc = lifecycle(dataset, preset, "e2e_lifecycle", seed=7)
-    if proc.returncode == 0 and re.search(r"\] stop\s", proc.stdout):
-        # The gate kept the champion (a challenger within noise of it on 35 held-out click queries):
-        # the honest end of a cycle, but steps 6-9 did not run. A fresh cycle with other users' clicks.
-        print("\nthe gate kept the champion; one more cycle with another click seed")
-        proc = lifecycle(dataset, preset, "e2e_lifecycle_2", seed=8)
+    # deploy_unpromoted: steps 6-9 run whatever the gate says. On 35 held-out click queries the `tiny`
+    # challenger is within noise of the champion (refused about half the time, while the test qrels
+    # said it was better); the gate itself is tested in tests/integration/test_training.py.
+    settings = ["port=8799", "index=e2e_lifecycle", f"preset={preset}", "deploy_unpromoted=true"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.lifecycle", *settings, *dataset],
+        cwd=ROOT,
+        env={**os.environ, "EMBEDLOOP_ENV": "test"},
+        capture_output=True,
+        text=True,
+        timeout=2400,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     lines = proc.stdout.strip().splitlines()
     figures = dict(line.split(": ", 1) for line in lines[-len(HEADLINES) :])
     assert list(figures) == HEADLINES
     for step in STEPS:  # every step ran and printed its line
         assert re.search(rf"\] {step}\s", proc.stdout), step
-    print(f"\nlifecycle on {given} ({preset}): " + ", ".join(f"{k}: {v}" for k, v in figures.items()))
+    report = json.loads((ROOT / ".data" / "reports" / "latest.json").read_text())
+    promoted = report["figures"]["promoted"]
+    summary = ", ".join(f"{k}: {v}" for k, v in figures.items())
+    print(f"\nlifecycle on {given} ({preset}, challenger promoted: {promoted}): {summary}")
     assert int(figures["lifecycle_failed_searches"]) == 0
     assert float(figures["lifecycle_ndcg10_final"]) > float(figures["lifecycle_ndcg10_base"])
-    report = json.loads((ROOT / ".data" / "reports" / "latest.json").read_text())
     assert list(report["quality"]) == ["base", "improved", "final"]
     # The run checked the final blue collection holds the corpus plus the writer's survivors.
     assert report["figures"]["final_objects"] >= 1
