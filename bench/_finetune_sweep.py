@@ -144,17 +144,11 @@ def corpus_texts(folder: Path) -> dict[str, str]:
 
 def split_text(tokenizer: Any, text: str, max_tokens: int, overlap: int, seq: int) -> list[str]:
     """jobs/stores/local_embedder.LocalEmbedder.split without the async model load."""
+    from jobs.stores.chunking import token_windows
+
     limit = max(1, min(max_tokens, seq - 2))
     offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-    if len(offsets) <= limit:
-        return [text.strip()] if text.strip() else []
-    step, chunks = max(1, limit - min(overlap, limit - 1)), []
-    for start in range(0, len(offsets), step):
-        window = offsets[start : start + limit]
-        chunks.append(text[window[0][0] : window[-1][1]].strip())
-        if start + limit >= len(offsets):
-            break
-    return [c for c in chunks if c]
+    return token_windows(text, offsets, limit, overlap)
 
 
 def load_st(model_path: str, device: str, max_seq_length: int = 256) -> Any:
