@@ -53,14 +53,19 @@ async def apply(req: ApplyRequest, ctx: Context) -> ApplyResult:
         return ApplyResult(sessions=0, applied=0, changes=0, skipped={"disabled": len(req.session_ids)})
     outcomes: Counter[str] = Counter()
     changes = 0
+    applied_to: dict[str, Collection] = {}
     async for batch in _batches(req, ctx):
         for session_id in batch:
             await ctx.progress.check_cancelled()
-            outcome, count = await apply_session(session_id, ctx)
+            outcome, count, collection = await apply_session(session_id, ctx)
             outcomes[outcome] += 1
             changes += count
+            if collection is not None:
+                applied_to[collection.id] = collection
         done = sum(outcomes.values())
         await ctx.progress.report(done, max(done, len(req.session_ids)), f"{done} sessions")
+    for collection in applied_to.values():  # once per collection, not per session (hot path)
+        await _follow_blue(collection, ctx)
     applied = outcomes.pop("applied", 0)
     skipped = dict(sorted(outcomes.items()))
     return ApplyResult(
@@ -80,31 +85,31 @@ async def _batches(req: ApplyRequest, ctx: Context) -> AsyncIterator[list[str]]:
         after = page[-1]
 
 
-async def apply_session(session_id: str, ctx: Context) -> tuple[str, int]:
-    """One session in one transaction: ('applied', changes written) or (skip reason, 0)."""
+async def apply_session(session_id: str, ctx: Context) -> tuple[str, int, Collection | None]:
+    """One session in one transaction: ('applied', changes written, the collection they went to) or
+    (skip reason, 0, None)."""
     cfg = ctx.config.improvement
     async with ctx.improvement.applying(session_id) as unit:
         session = unit.session
         if session is None:
-            return "not_pending", 0
+            return "not_pending", 0, None
         moves = logic.session_moves(session, feedback_rules(ctx.config), cfg)
         if isinstance(moves, str):
             await unit.finish(None, [])
-            return moves, 0
+            return moves, 0, None
         collection = await _collection(session, ctx)
         if collection is None or session.query_vector is None:
             await unit.finish(None, [])
-            return "no_collection", 0
+            return "no_collection", 0, None
         user_id = session.user_id if cfg.personal else None
         found = await unit.vectors(collection, [m.object_id for m in moves], user_id)
         changes = logic.changes(moves, found, session.query_vector, cfg, user_id)
         await unit.finish(collection, changes)
-    await _follow_blue(collection, ctx)
-    return "applied", len(changes)
+    return "applied", len(changes), collection
 
 
 async def _follow_blue(applied_to: Collection, ctx: Context) -> None:
-    """A session whose search ran just before a switch lands on the old collection: carry it into the
+    """Sessions whose search ran just before a switch land on the old collection: carry them into the
     blue one now (the switch's catch-up may have run already) rather than at the next switch."""
     blue = await ctx.collections.blue(applied_to.index_name)
     if blue is not None and blue.id != applied_to.id:

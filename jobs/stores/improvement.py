@@ -68,16 +68,13 @@ class PostgresImprovementStore:
             events=tuple(FeedbackEvent(**dict(e)) for e in events),
         )
 
-    # Applied, relevant sessions the collection has not absorbed, in the order they were applied.
-    TO_REPLAY = """SELECT s.session_id, s.query FROM sessions s
-        WHERE s.index_name = $1 AND s.applied_at IS NOT NULL AND NOT s.irrelevant
-            AND NOT EXISTS (SELECT 1 FROM session_collections m
-                WHERE m.collection_id = $2 AND m.session_id = s.session_id)
-        ORDER BY s.applied_at, s.session_id LIMIT $3"""
-    COUNT_TO_REPLAY = """SELECT count(*) FROM sessions s
+    # Applied, relevant sessions of index $1 that collection $2 has not absorbed.
+    UNABSORBED = """FROM sessions s
         WHERE s.index_name = $1 AND s.applied_at IS NOT NULL AND NOT s.irrelevant
             AND NOT EXISTS (SELECT 1 FROM session_collections m
                 WHERE m.collection_id = $2 AND m.session_id = s.session_id)"""
+    TO_REPLAY = f"SELECT s.session_id, s.query {UNABSORBED} ORDER BY s.applied_at, s.session_id LIMIT $3"
+    COUNT_TO_REPLAY = f"SELECT count(*) {UNABSORBED}"
 
     async def to_replay(self, collection: Collection, limit: int) -> list[tuple[str, str]]:
         """(session_id, query) of up to `limit` sessions to carry into `collection`, oldest first."""
