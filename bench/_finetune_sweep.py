@@ -593,6 +593,7 @@ def run_one(cfg: dict[str, Any], seed: int, ctx: dict[str, Any]) -> dict[str, An
         seed=seed,
         output_dir=str(Path(ctx["cache"]) / f"run-{os.getpid()}"),
         promotion_margin=0.0,
+        promotion_max_p=1.0,
     )
     model = load_st(ctx["model"], ctx["device"], cfg["max_seq_length"])
     epochs: list[float] = []

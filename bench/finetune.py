@@ -86,7 +86,7 @@ def test_ndcg(model_path: str, chunks: list[str], owners: list[str], test: Catal
     ids = list(test.queries)
     queries = model.encode([test.queries[q] for q in ids], **kw)
     ranked = exact_best_part(queries, parts, owners, k=10)
-    return mean_ndcg(dict(zip(ids, ranked, strict=True)), test.qrels, k=10)
+    return mean_ndcg(dict(zip(ids, ranked, strict=True)), test.qrels)
 
 
 def tuned_model(name: str, version: str, dst: str) -> str:

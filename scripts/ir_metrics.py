@@ -2,45 +2,23 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 
-
-def ndcg_at_k(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
-    """nDCG@k with linear gains (as BEIR and ranx compute it)."""
-    dcg = sum(grades.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
-    ideal = sorted(grades.values(), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
+from jobs.training import ir_metrics
 
 
-def mean_ndcg(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]], k: int = 10) -> float:
-    """Mean nDCG@k over the queries that have judgements."""
-    scores = [ndcg_at_k(runs.get(q, []), grades, k) for q, grades in qrels.items() if grades]
-    return sum(scores) / len(scores) if scores else 0.0
+def mean_ndcg(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> float:
+    """Mean nDCG@10 (ranx, linear gains) over the queries that have a relevant judgement."""
+    return quality(runs, qrels)["ndcg10"]
 
 
 def quality(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
-    """Mean nDCG@10, MRR@10 (first relevant result) and Recall@100 over the judged queries."""
-    judged = [q for q, grades in qrels.items() if any(g > 0 for g in grades.values())]
-    if not judged:
-        return {"ndcg10": 0.0, "mrr10": 0.0, "recall100": 0.0}
-
-    def mrr(ranked: list[str], grades: dict[str, int]) -> float:
-        return next((1 / (i + 1) for i, doc in enumerate(ranked[:10]) if grades.get(doc, 0) > 0), 0.0)
-
-    def recall(ranked: list[str], grades: dict[str, int]) -> float:
-        relevant = {doc for doc, g in grades.items() if g > 0}
-        return len(relevant & set(ranked[:100])) / len(relevant)
-
-    n = len(judged)
-    return {
-        "ndcg10": sum(ndcg_at_k(runs.get(q, []), qrels[q], 10) for q in judged) / n,
-        "mrr10": sum(mrr(runs.get(q, []), qrels[q]) for q in judged) / n,
-        "recall100": sum(recall(runs.get(q, []), qrels[q]) for q in judged) / n,
-    }
+    """Mean nDCG@10, MRR@10 and Recall@100 (ranx) over the queries that have a relevant judgement; a
+    judged query missing from `runs` scores 0."""
+    judged = {q: {doc: float(g) for doc, g in grades.items()} for q, grades in qrels.items()}
+    found = ir_metrics.quality(runs, judged)
+    return {"ndcg10": found["ndcg@10"], "mrr10": found["mrr@10"], "recall100": found["recall@100"]}
 
 
 def recall_at_k(found: list[str], truth: list[str], k: int = 10) -> float:

@@ -194,12 +194,13 @@ def wait_applied(api: Caller, task_ids: list[str], timeout_s: float = 1800) -> C
 
 
 def ndcg_through_api(api: Caller, index: str, catalog: sample_catalog.Catalog, k: int = 10) -> float:
-    """Mean nDCG@k of the catalog's queries, searched as an anonymous user (shared vectors only)."""
+    """Mean nDCG@10 of the catalog's queries over their top `k`, searched as an anonymous user (shared
+    vectors only)."""
     runs = {}
     for qid, text in catalog.queries.items():
         body = {"index": index, "query": text, "limit": k, "include_payload": False}
         runs[qid] = [hit["object_id"] for hit in api.call("POST", "/search/similar", json=body)["hits"]]
-    return mean_ndcg(runs, catalog.qrels, k=k)
+    return mean_ndcg(runs, catalog.qrels)
 
 
 def run(cfg: DictConfig, api: Api) -> dict[str, float]:

@@ -134,6 +134,7 @@ def _trained(
         champion=outcome.champion,
         challenger=outcome.challenger,
         promoted=outcome.promoted,
+        p_value=outcome.p_value,
         registered_version=outcome.registered_version,
         best_params=outcome.best_params,
         trials_completed=outcome.trials_completed,

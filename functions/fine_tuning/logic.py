@@ -153,5 +153,6 @@ def plan(
         max_seq_length=preset.max_seq_length,
         seed=seed,
         promotion_margin=preset.promotion_margin,
+        promotion_max_p=preset.promotion_max_p,
         output_dir=f"{config.data_dir}/fine_tuning/{task_id}",
     )

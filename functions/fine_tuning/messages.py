@@ -84,8 +84,9 @@ class FineTuningResult(Struct, frozen=True, kw_only=True):
     """How a task ended. status "not_enough_feedback": `sessions` usable sessions (relevant, with a
     positive event) of `needed`, or no query left on one side of the split (`detail` says which); no
     MLflow run was made. status "trained": both models' scores on the held-out queries over the same
-    corpus; `promoted` when the challenger beat the champion by the preset's margin; the best
-    challenger is registered (`registered_version`, alias challenger) either way."""
+    corpus; `promoted` when the challenger beat the champion by the preset's margin with `p_value` (the
+    paired randomisation test of their per-query nDCG@10) at most the preset's promotion_max_p; the
+    best challenger is registered (`registered_version`, alias challenger) either way."""
 
     status: Literal["trained", "not_enough_feedback"]
     index: str
@@ -102,6 +103,7 @@ class FineTuningResult(Struct, frozen=True, kw_only=True):
     champion: ModelScores | None = None
     challenger: ModelScores | None = None
     promoted: bool = False
+    p_value: float | None = None
     registered_version: str | None = None
     best_params: dict[str, float | int] | None = None
     trials_completed: int = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,10 +9,23 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.training_records import EvalQuery, ModelScores, TrainingSet
+from jobs.training import ir_metrics
 
-K_NDCG = 10
-K_MRR = 10
-K_RECALL = 100
+K_RANKED = 100  # deepest cut a metric reads (Recall@100)
+
+
+class Evaluation:
+    """One model's rankings of a query set and their scores; the gate compares two of them per query."""
+
+    def __init__(self, queries: Sequence[EvalQuery], ranked: dict[str, list[str]]) -> None:
+        self.judged = {q.query_id: q.relevant for q in queries}
+        self.ranked = ranked
+        self.scores = scores_of(ranked, self.judged)
+
+    def p_value_against(self, champion: Evaluation, seed: int) -> float:
+        """How likely a difference in nDCG@10 at least this large is between `champion` and this
+        evaluation of the same queries if the two models were equally good (paired randomisation)."""
+        return ir_metrics.p_value(champion.ranked, self.ranked, self.judged, seed=seed)
 
 
 def encode(model: Any, texts: Sequence[str], batch_size: int) -> npt.NDArray[np.float32]:
@@ -40,48 +52,33 @@ def rankings(
     return [[ids[j] for j in row] for row in order]
 
 
-def ndcg(ranked: Sequence[str], gains: dict[str, float], k: int = K_NDCG) -> float:
-    """nDCG@k with linear gains (as BEIR and ranx compute it)."""
-    dcg = sum(gains.get(doc, 0.0) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
-    ideal = sorted((g for g in gains.values() if g > 0), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
-
-
-def reciprocal_rank(ranked: Sequence[str], gains: dict[str, float], k: int = K_MRR) -> float:
-    """1 / rank of the first relevant candidate within the top k, else 0."""
-    return next((1.0 / (i + 1) for i, doc in enumerate(ranked[:k]) if gains.get(doc, 0.0) > 0), 0.0)
-
-
-def recall(ranked: Sequence[str], gains: dict[str, float], k: int = K_RECALL) -> float:
-    """Share of the relevant candidates found in the top k."""
-    relevant = {doc for doc, g in gains.items() if g > 0}
-    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
-
-
-def scores_of(runs: Sequence[Sequence[str]], queries: Sequence[EvalQuery]) -> ModelScores:
-    """Mean metrics over the queries that have a relevant candidate."""
-    judged = [(run, q.relevant) for run, q in zip(runs, queries, strict=True) if any(q.relevant.values())]
-    n = max(len(judged), 1)
+def scores_of(ranked: dict[str, list[str]], judged: dict[str, dict[str, float]]) -> ModelScores:
+    """Mean metrics (ranx) over the queries that have a relevant candidate."""
+    found = ir_metrics.quality(ranked, judged)
     return ModelScores(
-        ndcg_at_10=sum(ndcg(r, g) for r, g in judged) / n,
-        mrr_at_10=sum(reciprocal_rank(r, g) for r, g in judged) / n,
-        recall_at_100=sum(recall(r, g) for r, g in judged) / n,
+        ndcg_at_10=found["ndcg@10"], mrr_at_10=found["mrr@10"], recall_at_100=found["recall@100"]
     )
 
 
-def evaluate_sets(
+def evaluations(
     model: Any, data: TrainingSet, sets: Sequence[Sequence[EvalQuery]], batch_size: int = 64
-) -> list[ModelScores]:
-    """nDCG@10, MRR@10 and Recall@100 of `model` on each query set, ranked over data.corpus (encoded
-    once for all of them)."""
+) -> list[Evaluation]:
+    """`model`'s rankings and scores on each query set, ranked over data.corpus (encoded once for all)."""
     ids = list(data.corpus)
     corpus = encode(model, [data.corpus[i] for i in ids], batch_size)
     out = []
     for queries in sets:
         vectors = encode(model, [q.query for q in queries], batch_size)
-        out.append(scores_of(rankings(vectors, corpus, ids, K_RECALL), queries))
+        ranked = rankings(vectors, corpus, ids, K_RANKED)
+        out.append(Evaluation(queries, {q.query_id: r for q, r in zip(queries, ranked, strict=True)}))
     return out
+
+
+def evaluate_sets(
+    model: Any, data: TrainingSet, sets: Sequence[Sequence[EvalQuery]], batch_size: int = 64
+) -> list[ModelScores]:
+    """nDCG@10, MRR@10 and Recall@100 of `model` on each query set, ranked over data.corpus."""
+    return [e.scores for e in evaluations(model, data, sets, batch_size)]
 
 
 def evaluate(model: Any, data: TrainingSet, batch_size: int = 64) -> ModelScores:

@@ -15,7 +15,7 @@ from functions.errors import TaskCancelled
 from functions.ports import TrainingReporter
 from functions.training_records import ModelScores, SearchSpace, TrainingOutcome, TrainingPlan, TrainingSet
 from jobs.stores.mlflow_registry import TrainingSession, scores_metrics
-from jobs.training.evaluate import evaluate, evaluate_sets
+from jobs.training.evaluate import Evaluation, evaluations
 from jobs.training.trainer import StudyCallback, load_model, train, triplets
 
 
@@ -31,10 +31,14 @@ def sample(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     }
 
 
-def promotable(champion: ModelScores, challenger: ModelScores, margin: float) -> bool:
-    """Strictly better than the champion, and by at least the relative margin."""
+def promotable(
+    champion: ModelScores, challenger: ModelScores, margin: float, p_value: float = 0.0, max_p: float = 1.0
+) -> bool:
+    """Strictly better than the champion, by at least the relative margin, and not by chance: the paired
+    test over the held-out queries gives at most `max_p` (a few dozen click-judged queries move nDCG@10
+    by a few percent either way; a model that only won that lottery must not replace the champion)."""
     base, tuned = champion.ndcg_at_10, challenger.ndcg_at_10
-    return tuned > base and tuned >= base * (1 + margin)
+    return tuned > base and tuned >= base * (1 + margin) and p_value <= max_p
 
 
 class Study:
@@ -45,7 +49,7 @@ class Study:
     ) -> None:
         self._plan, self._data, self._reporter, self._session = plan, data, reporter, session
         self._rows = triplets(data.train, plan.seed)
-        self._best: tuple[float, str, ModelScores, dict[str, Any]] | None = None  # value, dir, scores, params
+        self._best: tuple[float, str, Evaluation, dict[str, Any]] | None = None  # value, dir, eval, params
         self._best_ndcg = 0.0
         # Optuna's own timeout only stops starting trials; a trial in flight stops at this deadline.
         self._deadline = math.inf
@@ -55,9 +59,10 @@ class Study:
         plan = self._plan
         self._report(0, 0.0, "evaluating the champion")
         sets = [self._data.eval_queries, *([self._data.benchmark] if self._data.benchmark else [])]
-        champion, *bench_champion = evaluate_sets(
+        champion_eval, *bench_champion = evaluations(
             load_model(plan.base_model_path, plan.max_seq_length), self._data, sets
         )
+        champion = champion_eval.scores
         self._best_ndcg = champion.ndcg_at_10
         self._check_cancelled()
         self._deadline = time.monotonic() + plan.timeout_s
@@ -68,21 +73,24 @@ class Study:
         study.optimize(self._objective, n_trials=plan.n_trials, timeout=plan.timeout_s, gc_after_trial=True)
         if self._best is None:
             raise RuntimeError("no fine-tuning trial completed")
-        _, model_dir, challenger, params = self._best
+        _, model_dir, best_eval, params = self._best
+        challenger = best_eval.scores
         states = [t.state for t in study.trials]
         self._report(plan.n_trials, 0.0, "registering the challenger")
         self._check_cancelled()
-        promoted = promotable(champion, challenger, plan.promotion_margin)
+        p_value = best_eval.p_value_against(champion_eval, plan.seed)
+        promoted = promotable(champion, challenger, plan.promotion_margin, p_value, plan.promotion_max_p)
+        metrics = {"gate_p_value": p_value}
         model = load_model(model_dir, plan.max_seq_length)
         bench_challenger = None
         if bench_champion:
             self._report(plan.n_trials, 0.0, "scoring the challenger on the benchmark")
-            bench_challenger = evaluate_sets(model, self._data, [self._data.benchmark])[0]
-            metrics = {
-                **scores_metrics("benchmark_champion_", bench_champion[0]),
+            bench_challenger = evaluations(model, self._data, [self._data.benchmark])[0].scores
+            metrics |= {
+                **scores_metrics("benchmark_champion_", bench_champion[0].scores),
                 **scores_metrics("benchmark_challenger_", bench_challenger),
             }
-            self._session.log_metrics(self._session.run_id, metrics)
+        self._session.log_metrics(self._session.run_id, metrics)
         version = self._session.register(model, champion, challenger, promoted)
         return TrainingOutcome(
             best_params=params,
@@ -91,23 +99,24 @@ class Study:
             champion=champion,
             challenger=challenger,
             promoted=promoted,
+            p_value=p_value,
             model_dir=model_dir,
             registered_version=version,
             mlflow_run_id=self._session.run_id,
-            benchmark_champion=bench_champion[0] if bench_champion else None,
+            benchmark_champion=bench_champion[0].scores if bench_champion else None,
             benchmark_challenger=bench_challenger,
         )
 
     def _objective(self, trial: optuna.Trial) -> float:
         params = sample(trial, self._plan.search_space)
         run_id = self._session.start_trial(trial.number, params)
-        scores: list[ModelScores] = []
+        scores: list[Evaluation] = []
 
         def on_epoch(epoch: int, model: Any) -> bool:
             self._report(trial.number, 1.0, f"evaluating epoch {epoch}")
-            scores.append(evaluate(model, self._data))
-            self._session.log_metrics(run_id, scores_metrics("", scores[-1]), step=epoch)
-            trial.report(scores[-1].ndcg_at_10, epoch)
+            scores.append(evaluations(model, self._data, [self._data.eval_queries])[0])
+            self._session.log_metrics(run_id, scores_metrics("", scores[-1].scores), step=epoch)
+            trial.report(scores[-1].scores.ndcg_at_10, epoch)
             return trial.should_prune()
 
         def on_step(step: int, steps: int) -> None:
@@ -124,7 +133,7 @@ class Study:
                 raise optuna.TrialPruned()
             if callback.timed_out:
                 self._session.tag(run_id, "stopped", "study timeout")
-            value = scores[-1].ndcg_at_10
+            value = scores[-1].scores.ndcg_at_10
             self._keep_if_best(trial.number, value, model, scores[-1], params)
             self._session.end(run_id, "FINISHED")
             return value
@@ -141,7 +150,7 @@ class Study:
             gc.collect()
 
     def _keep_if_best(
-        self, number: int, value: float, model: Any, scores: ModelScores, params: dict[str, Any]
+        self, number: int, value: float, model: Any, scores: Evaluation, params: dict[str, Any]
     ) -> None:
         """Save this trial's model if it is the best so far, deleting the previous best's."""
         if self._best is not None and value <= self._best[0]:

@@ -87,8 +87,8 @@ async def test_cranfield_ndcg_through_the_api_matches_exact_search(ctx: Context,
     query_vectors = await ctx.embedder.embed_queries([catalog.queries[q] for q in qids])
     exact_runs = dict(zip(qids, exact_best_part(query_vectors, vectors, owners, k=10), strict=True))
 
-    api = mean_ndcg(api_runs, catalog.qrels, k=10)
-    exact = mean_ndcg(exact_runs, catalog.qrels, k=10)
+    api = mean_ndcg(api_runs, catalog.qrels)
+    exact = mean_ndcg(exact_runs, catalog.qrels)
     recall = float(np.mean([recall_at_k(api_runs[q], exact_runs[q], 10) for q in qids]))
     print(
         f"\ncranfield: {len(catalog.items)} docs → {chunks} chunks upserted in {upsert_s:.0f} s "

@@ -78,7 +78,7 @@ async def ndcg(client: Client, index: str, catalog: Catalog) -> float:
         response = await client.post("/search/similar", json=body, headers=auth(SEARCH_KEY))
         assert response.status_code == 200, response.text
         runs[qid] = [hit["object_id"] for hit in response.json()["hits"]]
-    return mean_ndcg(runs, catalog.qrels, k=10)
+    return mean_ndcg(runs, catalog.qrels)
 
 
 @pytest.mark.timeout(900)

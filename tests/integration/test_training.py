@@ -66,7 +66,10 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     best = load_model(str(outcome.model_dir), plan.max_seq_length)
     assert outcome.benchmark_challenger == evaluate_sets(best, data, [benchmark])[0]
     assert 0 < outcome.challenger.ndcg_at_10 <= 1
-    assert outcome.promoted == promotable(outcome.champion, outcome.challenger, plan.promotion_margin)
+    assert 0 < outcome.p_value <= 1
+    assert outcome.promoted == promotable(
+        outcome.champion, outcome.challenger, plan.promotion_margin, outcome.p_value, plan.promotion_max_p
+    )
     assert outcome.registered_version == "1"
     assert outcome.model_dir is not None
     assert is_dir(Path(outcome.model_dir))
@@ -86,6 +89,7 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert parent.data.tags["task_id"] == "task-tiny"
     assert parent.data.tags["index"] == "synthetic"
     assert parent.data.metrics["champion_ndcg_at_10"] == pytest.approx(outcome.champion.ndcg_at_10)
+    assert parent.data.metrics["gate_p_value"] == pytest.approx(outcome.p_value)
     assert outcome.benchmark_challenger is not None
     assert parent.data.metrics["benchmark_challenger_ndcg_at_10"] == pytest.approx(
         outcome.benchmark_challenger.ndcg_at_10

@@ -38,6 +38,7 @@ class FakeTrainer:
             champion=ModelScores(ndcg_at_10=0.5, mrr_at_10=0.5, recall_at_100=0.9),
             challenger=ModelScores(ndcg_at_10=0.6, mrr_at_10=0.55, recall_at_100=0.95),
             promoted=True,
+            p_value=0.01,
             model_dir=None,
             registered_version="1",
             mlflow_run_id="run-1",

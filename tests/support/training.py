@@ -72,6 +72,7 @@ def tiny_plan(task_id: str, output_dir: str, **changes: object) -> TrainingPlan:
         max_seq_length=64,
         seed=13,
         promotion_margin=0.0,
+        promotion_max_p=1.0,
         output_dir=output_dir,
     )
     return TrainingPlan(**{**{f: getattr(plan, f) for f in plan.__struct_fields__}, **changes})  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ def plan() -> TrainingPlan:
         max_seq_length=64,
         seed=1,
         promotion_margin=0.0,
+        promotion_max_p=1.0,
         output_dir="/tmp/x",
     )
 
