@@ -190,8 +190,8 @@ class FineTuningPreset(Struct, frozen=True, kw_only=True):
     # Eval corpus: every object up to this many; beyond, relevant ∪ hard negatives ∪ a fixed sample.
     eval_corpus_limit: PositiveInt = 20_000
     promotion_margin: NonNegFloat = 0.01
-    # The gain must also be unlikely to be chance: Fisher's randomisation test of the per-query nDCG@10
-    # differences on the held-out queries gives at most this p-value (1.0 turns the test off).
+    # The gain must also be unlikely to be chance: the one-sided Fisher randomisation test of the
+    # per-query nDCG@10 differences on the held-out queries gives at most this p-value (1.0: no test).
     promotion_max_p: Annotated[float, Meta(gt=0, le=1)] = 0.05
     loss: Literal["mnrl", "cached_mnrl"] = "mnrl"
     n_trials: PositiveInt = 1

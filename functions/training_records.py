@@ -71,7 +71,7 @@ class TrainingPlan(Struct, frozen=True, kw_only=True):
     max_seq_length: int
     seed: int
     promotion_margin: float  # relative: promote if tuned_ndcg >= base_ndcg * (1 + margin) and > base
-    # ... and the paired randomisation test over the held-out queries gives a p-value at most this (1: off)
+    # ... and the one-sided paired randomisation test over the held-out queries gives p <= this (1: off)
     promotion_max_p: float
     output_dir: str  # scratch dir for checkpoints (under config.data_dir)
 
@@ -93,7 +93,7 @@ class TrainingOutcome(Struct, frozen=True, kw_only=True):
     champion: ModelScores
     challenger: ModelScores
     promoted: bool
-    p_value: float  # the gate's paired test of challenger vs champion nDCG@10 on the held-out queries
+    p_value: float  # the gate's one-sided paired test: challenger beats champion on held-out nDCG@10
     model_dir: str | None  # the best model saved locally
     registered_version: str | None  # set only when registered (challenger alias)
     mlflow_run_id: str | None

@@ -92,6 +92,7 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     tuned = fine_tune(api, cfg.index, cfg.preset, overrides, benchmark=test)  # type: ignore[arg-type]
     champion, challenger = tuned.get("champion") or {}, tuned.get("challenger") or {}
     bench = tuned.get("benchmark") or {}
+    p_value = tuned.get("p_value")
     on_qrels = (
         f"; on the test qrels {bench['champion']['ndcg_at_10']:.4f} → {bench['challenger']['ndcg_at_10']:.4f}"
         if bench
@@ -101,13 +102,18 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         "fine-tune",
         f"{tuned['status']}: nDCG@10 {champion.get('ndcg_at_10', 0):.4f} → "
         f"{challenger.get('ndcg_at_10', 0):.4f} on held-out clicks{on_qrels}, "
-        f"promoted={tuned.get('promoted')}, version {tuned.get('registered_version')}",
+        f"gate p={p_value if p_value is not None else float('nan'):.3f}, promoted={tuned.get('promoted')}, "
+        f"version {tuned.get('registered_version')}",
     )
-    report.figures["fine_tuning"] = {k: tuned.get(k) for k in ("champion", "challenger", "benchmark")}
+    report.figures["fine_tuning"] = {
+        k: tuned.get(k) for k in ("champion", "challenger", "p_value", "promoted", "benchmark")
+    }
     new_version = tuned.get("registered_version")
     if not (tuned.get("promoted") or cfg.deploy_unpromoted) or new_version is None:
         report.step(
-            "stop", "the challenger did not beat the champion: nothing to deploy (never promote worse)"
+            "stop",
+            "the gate kept the champion (not better by the margin, or not significantly): nothing to "
+            "deploy (never promote worse)",
         )
         report.measure("final", report.quality["improved"])
         return

@@ -67,8 +67,10 @@ def per_query(ranked: Rankings, judged: Judgements, metric: str = "ndcg@10") -> 
 def p_value(
     champion: Rankings, challenger: Rankings, judged: Judgements, metric: str = "ndcg@10", seed: int = 42
 ) -> float:
-    """Two-sided p-value of the paired difference in `metric` between the two rankings of the same judged
-    queries (Fisher's randomisation test, 10,000 permutations); 1.0 with fewer than two judged queries."""
+    """One-sided p-value that `challenger` beats `champion` on `metric` over the same judged queries:
+    Fisher's randomisation test of the paired per-query differences (10,000 permutations). ranx answers
+    the two-sided p; the randomisation distribution is symmetric, so the one-sided p is half of it when
+    the challenger's mean is higher, and 1 - half otherwise. 1.0 with fewer than two judged queries."""
     if judged_queries(judged) < 2:
         return 1.0
     report = compare(
@@ -80,4 +82,7 @@ def p_value(
         random_seed=seed,
         make_comparable=True,
     )
-    return float(report.to_dict()["challenger"]["comparisons"]["champion"][metric])
+    found = report.to_dict()
+    two_sided = float(found["challenger"]["comparisons"]["champion"][metric])
+    higher = found["challenger"]["scores"][metric] > found["champion"]["scores"][metric]
+    return two_sided / 2 if higher else 1 - two_sided / 2
