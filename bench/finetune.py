@@ -173,7 +173,8 @@ def main() -> None:
     print_table(["nDCG@10", "base", "tuned"], rows)
     trials = f"{result['trials_completed']} trials completed, {result['trials_pruned']} pruned"
     print(
-        f"preset {args.preset}: {trials}; best {result['best_params']}; promoted {result['promoted']};"
+        f"preset {args.preset}: {trials}; best {result['best_params']}; promoted {result['promoted']}"
+        f" (gate p {result.get('p_value')});"
         f" sessions {result['sessions']}"
     )
     print(f"finetune_ndcg10_base: {base:.4f}")
