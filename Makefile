@@ -20,6 +20,8 @@ $(BIN)/.installed: pyproject.toml
 	@# torch first, pinned: a plain torch requirement resolved later pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# ranx's numba kernels compile once into their on-disk cache here, not in the first task or test.
+	$(BIN)/python -c 'from jobs.training.ir_metrics import warm_up; warm_up()'
 	touch $@
 
 $(TRITON_VENV)/bin/.installed:

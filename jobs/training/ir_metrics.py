@@ -86,3 +86,11 @@ def p_value(
     two_sided = float(found["challenger"]["comparisons"]["champion"][metric])
     higher = found["challenger"]["scores"][metric] > found["champion"]["scores"][metric]
     return two_sided / 2 if higher else 1 - two_sided / 2
+
+
+def warm_up() -> None:
+    """Compile ranx's kernels once into numba's on-disk cache (`make venv` calls this), so the first
+    evaluation of a run does not pay ~50 s of JIT compilation; later processes load them in seconds."""
+    judged = {"q1": {"a": 1.0}, "q2": {"b": 2.0}}
+    quality({"q1": ["a", "c"], "q2": ["c", "b"]}, judged)
+    p_value({"q1": ["c", "a"], "q2": ["c", "b"]}, {"q1": ["a"], "q2": ["b"]}, judged)
