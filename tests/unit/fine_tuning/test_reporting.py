@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from functions.errors import TaskCancelled
 from functions.fine_tuning.reporting import bridged
 from functions.training_records import SearchSpace, TrainingPlan
@@ -46,6 +48,16 @@ def plan() -> TrainingPlan:
         promotion_max_p=1.0,
         output_dir="/tmp/x",
     )
+
+
+async def test_a_zero_interval_does_not_spin() -> None:
+    progress = RecordingProgress()
+    async with bridged(progress, 0) as reporter:
+        reporter.report(1, 3, "trial 1 of 3")
+        await asyncio.sleep(0.5)
+    # Flushed every MIN_PUMP_S (0.2 s) and once at the end: a handful of checks, not thousands.
+    assert 2 <= progress.checks <= 4
+    assert progress.reports == [(1, 3, "trial 1 of 3")]
 
 
 async def test_the_latest_report_is_flushed() -> None:
