@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,11 @@ def test_the_whole_lifecycle_runs_end_to_end() -> None:
     # challenger is within noise of the champion, so the gate's significance test refuses it (while the
     # test qrels say it is slightly better); the gate itself is tested in tests/unit/jobs/test_ir_metrics.py
     # and tests/integration/test_training.py.
-    settings = ["port=8799", "index=e2e_lifecycle", f"preset={preset}", "deploy_unpromoted=true"]
+    # An index of its own per run: a run leaves its index on the new model version, registered in that
+    # test session's private MLflow store, so a later session reusing the name would find a blue
+    # collection whose model version its own registry does not have.
+    index = f"e2e_{uuid.uuid4().hex[:8]}"
+    settings = ["port=8799", f"index={index}", f"preset={preset}", "deploy_unpromoted=true"]
     proc = subprocess.run(
         [sys.executable, "-m", "scripts.lifecycle", *settings, *dataset],
         cwd=ROOT,
