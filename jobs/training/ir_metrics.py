@@ -55,15 +55,6 @@ def quality(ranked: Rankings, judged: Judgements) -> dict[str, float]:
     return {metric: float(scores[metric]) for metric in METRICS}
 
 
-def per_query(ranked: Rankings, judged: Judgements, metric: str = "ndcg@10") -> dict[str, float]:
-    """`metric` of each judged query, by id."""
-    if not judged_queries(judged):
-        return {}
-    truth = qrels(judged)
-    values = evaluate(truth, run(ranked), metric, return_mean=False, make_comparable=True)
-    return dict(zip(truth.get_query_ids(), (float(v) for v in values), strict=True))
-
-
 def p_value(
     champion: Rankings, challenger: Rankings, judged: Judgements, metric: str = "ndcg@10", seed: int = 42
 ) -> float:
