@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 import types
+import zlib
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
@@ -43,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
     "source": "clicks",
     "users": 30,  # simulated users per train query (bench/finetune.py --users)
     "limit": 10,  # results shown per search
+    # exploration: these 1-based positions of each shown list hold items drawn at random (per session)
+    # from the base ranks limit+1 .. explore_depth instead of the base ranking's own items
+    "explore_positions": [],
+    "explore_depth": 50,
     "eta": 1.0,
     "noise_rate": 0.05,
     "abandon_rate": 0.1,
@@ -75,6 +80,7 @@ DEFAULTS: dict[str, Any] = {
 TINY = [{"name": "tiny-small-preset", "users": 5, "epochs": 1, "batch_size": 8}]
 _IPS = {"weight_mode": "ips", "min_positive_weight": 0.1}
 _UNCL = {"negatives": "unclicked", "examined_depth": 5, "max_negatives": 4}
+_UNCL10 = {**_UNCL, "examined_depth": 10}  # the small preset's negatives
 # `--grid gpu`: the first GPU sweep (most telling first: a deadline cancels the configs not started).
 GPU_GRID: list[dict[str, Any]] = [
     {"name": "small-preset"},
@@ -110,6 +116,16 @@ GPU_GRID: list[dict[str, Any]] = [
     {"name": "small-preset-u100", "users": 100},
     {"name": "ips0.1-unclicked5-mnrl_sym", **_IPS, **_UNCL, "loss": "mnrl_sym"},
     {"name": "qrels-ref-all-whole", "source": "qrels", "eval_fraction": 0.0, "positive_text": "whole"},
+    # Exploration (not in the product): the small policy on lists with random deeper items in some slots.
+    {
+        "name": "ips0.1-unclicked10-explore4710-d30",
+        **_IPS,
+        **_UNCL10,
+        "explore_positions": [4, 7, 10],
+        "explore_depth": 30,
+    },
+    {"name": "ips0.1-unclicked10-explore258-d50", **_IPS, **_UNCL10, "explore_positions": [2, 5, 8]},
+    {"name": "ips0.1-unclicked10-whole", **_IPS, **_UNCL10, "positive_text": "whole"},
 ]
 WEIGHING = {"click": 1.0, "add_to_cart": 2.0, "purchase": 3.0}  # conf/clickstream: event_weights
 DWELL_FULL_MS, DWELL_FLOOR = 30_000, 0.25
@@ -301,7 +317,9 @@ def simulate(prep: Prep, cfg: dict[str, Any], seed: int) -> list[Any]:
     now, out = datetime.now(UTC), []
     for user in range(cfg["users"]):
         for qid, text in prep.train_q.items():
-            shown = prep.train_rank[qid][: cfg["limit"]]
+            shown = explored(
+                prep.train_rank[qid], cfg, np.random.default_rng([seed, user, zlib.crc32(qid.encode())])
+            )
             events = sample_session(shown, prep.train_qrels[qid], model, session_rng(seed, qid, user))
             fe = tuple(
                 FeedbackEvent(type=e.type, object_id=e.object_id, rank=e.rank, dwell_ms=e.dwell_ms)
@@ -318,6 +336,21 @@ def simulate(prep: Prep, cfg: dict[str, Any], seed: int) -> list[Any]:
                 )
             )
     return out
+
+
+def explored(ranking: list[str], cfg: dict[str, Any], rng: np.random.Generator) -> list[str]:
+    """The shown list: the top `limit`, with `explore_positions` replaced by random deeper items."""
+    shown = list(ranking[: cfg["limit"]])
+    slots = [p - 1 for p in cfg["explore_positions"] if p <= len(shown)]
+    pool = ranking[cfg["limit"] : cfg["explore_depth"]]
+    if slots and pool:
+        picks = rng.choice(len(pool), size=min(len(slots), len(pool)), replace=False)
+        kept = [o for i, o in enumerate(shown) if i not in slots]
+        out, it_keep, it_pick = [], iter(kept), iter(pool[j] for j in picks)
+        for i in range(len(shown)):
+            out.append(next(it_pick) if i in slots else next(it_keep))
+        shown = out
+    return shown
 
 
 def feedback_of(prep: Prep, cfg: dict[str, Any], seed: int) -> tuple[list[Any], dict[str, str]]:
@@ -364,7 +397,8 @@ def feedback_of(prep: Prep, cfg: dict[str, Any], seed: int) -> tuple[list[Any], 
         for s in sessions:
             k = normalise_query(s.query)
             clicked[k] |= {e.object_id for e in s.events if e.object_id}
-            top[k] |= set(s.shown[: cfg["examined_depth"]])
+            # explored items are not the base ranking's: one unclicked look at rank 10 says little
+            top[k] |= set(s.shown[: cfg["examined_depth"]]) & set(prep.train_rank[key_qid[k]][: cfg["limit"]])
         for fb in fbs:
             fb.skipped = top[fb.key] - clicked[fb.key] - fb.positives.keys()
     if cfg["negatives"] in ("examined",):

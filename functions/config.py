@@ -193,6 +193,9 @@ class FineTuningPreset(Struct, frozen=True, kw_only=True):
     # The gain must also be unlikely to be chance: the one-sided Fisher randomisation test of the
     # per-query nDCG@10 differences on the held-out queries gives at most this p-value (1.0: no test).
     promotion_max_p: Annotated[float, Meta(gt=0, le=1)] = 0.05
+    # With a task `benchmark` (judged queries), a challenger below the champion's nDCG@10 on it is not
+    # promoted, whatever the held-out clicks say (they only judge what the champion showed).
+    benchmark_veto: bool = True
     loss: Literal["mnrl", "cached_mnrl"] = "mnrl"
     n_trials: PositiveInt = 1
     timeout_s: Annotated[float, Meta(gt=0)] = 3600.0

@@ -74,6 +74,8 @@ class TrainingPlan(Struct, frozen=True, kw_only=True):
     # ... and the one-sided paired randomisation test over the held-out queries gives p <= this (1: off)
     promotion_max_p: float
     output_dir: str  # scratch dir for checkpoints (under config.data_dir)
+    # ... and, when the task has a benchmark, scores at least the champion's nDCG@10 on it
+    benchmark_veto: bool = True
 
 
 class ModelScores(Struct, frozen=True, kw_only=True):

@@ -154,5 +154,6 @@ def plan(
         seed=seed,
         promotion_margin=preset.promotion_margin,
         promotion_max_p=preset.promotion_max_p,
+        benchmark_veto=preset.benchmark_veto,
         output_dir=f"{config.data_dir}/fine_tuning/{task_id}",
     )

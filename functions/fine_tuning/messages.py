@@ -85,7 +85,8 @@ class FineTuningResult(Struct, frozen=True, kw_only=True):
     positive event) of `needed`, or no query left on one side of the split (`detail` says which); no
     MLflow run was made. status "trained": both models' scores on the held-out queries over the same
     corpus; `promoted` when the challenger beat the champion by the preset's margin with `p_value` (the
-    one-sided paired randomisation test of their per-query nDCG@10) at most the preset's promotion_max_p; the
+    one-sided paired randomisation test of their per-query nDCG@10) at most the preset's promotion_max_p, and
+    not below the champion on the task's `benchmark` when it has one (preset key benchmark_veto); the
     best challenger is registered (`registered_version`, alias challenger) either way."""
 
     status: Literal["trained", "not_enough_feedback"]

@@ -32,13 +32,23 @@ def sample(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
 
 
 def promotable(
-    champion: ModelScores, challenger: ModelScores, margin: float, p_value: float = 0.0, max_p: float = 1.0
+    champion: ModelScores,
+    challenger: ModelScores,
+    margin: float,
+    p_value: float = 0.0,
+    max_p: float = 1.0,
+    benchmark: tuple[ModelScores, ModelScores] | None = None,
 ) -> bool:
     """Strictly better than the champion, by at least the relative margin, and not by chance: the paired
     test over the held-out queries gives at most `max_p` (a few dozen click-judged queries move nDCG@10
-    by a few percent either way; a model that only won that lottery must not replace the champion)."""
+    by a few percent either way; a model that only won that lottery must not replace the champion).
+    With `benchmark` (champion's and challenger's scores on judged queries), a challenger below the
+    champion there is refused too: held-out clicks only judge what the champion showed, so they can
+    reward a model that is worse on relevance judgements (seen on Cranfield: +9.4% on held-out clicks,
+    p 0.026, -1.9% on the test qrels)."""
     base, tuned = champion.ndcg_at_10, challenger.ndcg_at_10
-    return tuned > base and tuned >= base * (1 + margin) and p_value <= max_p
+    vetoed = benchmark is not None and benchmark[1].ndcg_at_10 < benchmark[0].ndcg_at_10
+    return tuned > base and tuned >= base * (1 + margin) and p_value <= max_p and not vetoed
 
 
 class Study:
@@ -79,7 +89,6 @@ class Study:
         self._report(plan.n_trials, 0.0, "registering the challenger")
         self._check_cancelled()
         p_value = best_eval.p_value_against(champion_eval, plan.seed)
-        promoted = promotable(champion, challenger, plan.promotion_margin, p_value, plan.promotion_max_p)
         metrics = {"gate_p_value": p_value}
         model = load_model(model_dir, plan.max_seq_length)
         bench_challenger = None
@@ -90,6 +99,13 @@ class Study:
                 **scores_metrics("benchmark_champion_", bench_champion[0].scores),
                 **scores_metrics("benchmark_challenger_", bench_challenger),
             }
+        # The benchmark never picks a trial or a hyper-parameter; it can only refuse the one chosen.
+        veto = (
+            (bench_champion[0].scores, bench_challenger) if bench_challenger and plan.benchmark_veto else None
+        )
+        promoted = promotable(
+            champion, challenger, plan.promotion_margin, p_value, plan.promotion_max_p, veto
+        )
         self._session.log_metrics(self._session.run_id, metrics)
         version = self._session.register(model, champion, challenger, promoted)
         return TrainingOutcome(
@@ -111,16 +127,18 @@ class Study:
         params = sample(trial, self._plan.search_space)
         run_id = self._session.start_trial(trial.number, params)
         scores: list[Evaluation] = []
+        done = [0.0]  # the trial's share of steps trained: an epoch's evaluation stays at it
 
         def on_epoch(epoch: int, model: Any) -> bool:
-            self._report(trial.number, 1.0, f"evaluating epoch {epoch}")
+            self._report(trial.number, done[0], f"evaluating epoch {epoch}")
             scores.append(evaluations(model, self._data, [self._data.eval_queries])[0])
             self._session.log_metrics(run_id, scores_metrics("", scores[-1].scores), step=epoch)
             trial.report(scores[-1].scores.ndcg_at_10, epoch)
             return trial.should_prune()
 
         def on_step(step: int, steps: int) -> None:
-            self._report(trial.number, step / max(steps, 1), f"step {step}/{steps}")
+            done[0] = step / max(steps, 1)
+            self._report(trial.number, done[0], f"step {step}/{steps}")
 
         callback = StudyCallback(self._reporter, on_step, on_epoch, self._deadline)
         model = load_model(self._plan.base_model_path, self._plan.max_seq_length)

@@ -67,8 +67,15 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert outcome.benchmark_challenger == evaluate_sets(best, data, [benchmark])[0]
     assert 0 < outcome.challenger.ndcg_at_10 <= 1
     assert 0 < outcome.p_value <= 1
+    assert outcome.benchmark_champion is not None
+    assert outcome.benchmark_challenger is not None
     assert outcome.promoted == promotable(
-        outcome.champion, outcome.challenger, plan.promotion_margin, outcome.p_value, plan.promotion_max_p
+        outcome.champion,
+        outcome.challenger,
+        plan.promotion_margin,
+        outcome.p_value,
+        plan.promotion_max_p,
+        (outcome.benchmark_champion, outcome.benchmark_challenger),
     )
     assert outcome.registered_version == "1"
     assert outcome.model_dir is not None
@@ -178,3 +185,21 @@ async def test_the_study_timeout_stops_a_trial_in_flight(config: AppConfig, tmp_
     assert (outcome.trials_completed, outcome.registered_version) == (1, "1")
     trial = next(r for r in runs(client) if MLFLOW_PARENT_RUN_ID in r.data.tags)  # type: ignore[attr-defined]
     assert trial.data.tags["stopped"] == "study timeout"  # type: ignore[attr-defined]
+
+
+async def test_progress_never_goes_back_between_epochs(config: AppConfig, tmp_path: Path) -> None:
+    # An epoch's evaluation once reported the whole trial as done (100%, ETA 0), then training went on
+    # at 50%: a watcher saw the task finish and start again.
+    cfg, _ = private(config, tmp_path)
+    space = SearchSpace(
+        learning_rate=(2e-6, 2e-6), epochs=[2], batch_size=[8], warmup_ratio=(0.0, 0.0), scale=(20.0, 20.0)
+    )
+    plan = tiny_plan("task-progress", str(tmp_path / "scratch"), search_space=space)
+    reporter = RecordingReporter()
+
+    await build_training(cfg).run(plan, training_set(), reporter)
+
+    done = [d for d, _, _ in reporter.reports]
+    assert done == sorted(done), done
+    first_epoch = next(d for d, _, m in reporter.reports if "evaluating epoch 1" in m)
+    assert 0 < first_epoch < 1

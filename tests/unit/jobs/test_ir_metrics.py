@@ -67,3 +67,15 @@ def test_the_gate_needs_margin_and_significance() -> None:
     assert not promotable(champion, challenger, margin=0.10, p_value=0.01, max_p=0.05)  # below the margin
     assert not promotable(champion, champion, margin=0.0, p_value=0.0, max_p=1.0)  # equal is not better
     assert promotable(champion, challenger, margin=0.0, p_value=0.9, max_p=1.0)  # the test turned off
+
+
+def test_a_benchmark_can_only_refuse() -> None:
+    champion = ModelScores(ndcg_at_10=0.40, mrr_at_10=0.5, recall_at_100=0.8)
+    challenger = ModelScores(ndcg_at_10=0.44, mrr_at_10=0.5, recall_at_100=0.8)
+    judged_worse = (ModelScores(ndcg_at_10=0.41, mrr_at_10=0.6, recall_at_100=0.9),) * 2
+    worse = (judged_worse[0], ModelScores(ndcg_at_10=0.40, mrr_at_10=0.6, recall_at_100=0.9))
+    gate = {"margin": 0.01, "p_value": 0.01, "max_p": 0.05}
+    assert not promotable(champion, challenger, **gate, benchmark=worse)  # better on clicks, worse judged
+    assert promotable(champion, challenger, **gate, benchmark=judged_worse)  # equal on the benchmark
+    assert promotable(champion, challenger, **gate, benchmark=worse[::-1])
+    assert not promotable(champion, champion, **gate, benchmark=worse[::-1])  # it never promotes alone
