@@ -8,7 +8,8 @@ Against a stack started here (web + cpu + gpu workers on the bench database and 
 simulated users (scripts/simulate_clicks.simulate) search and click on the TRAIN queries only (never the
 qrels directly: the click model reads the grades the way a user would judge a shown result); then one
 `POST /fine-tuning/tasks` per seed runs with the preset on the gpu pool, one after the other, on the same
-click log (a seed fixes the held-out split, the corpus sample and the training). The base model and each
+click log (a seed fixes the held-out split, the corpus sample and the training), with the TEST split as
+the task's `benchmark`, so "promoted" is the gate's whole verdict, veto included. The base model and each
 registered challenger are then measured the same way here: exact best-part search over the corpus chunked
 as the upsert task chunks it, on the TEST queries and their graded qrels. The headline figures are means
 over the seeds (the issue asks for the figure and its spread: `finetune_ndcg10_gain_pct_std`, the sample
@@ -132,9 +133,13 @@ def feedback_and_finetune(
     report = simulate(api, train, cfg, index=index)
     wait_applied(api, report.task_ids)
     print(f"clicks: {report.summary()}", flush=True)
+    # The test split as the task's benchmark: the gate refuses a challenger below the champion on it
+    # (benchmark_veto). It never picks a trial; the figures below are measured here, independently.
+    test = beir.load(folder, "test")
+    benchmark = {"name": "test qrels", "queries": test.queries, "qrels": test.qrels}
     tasks = []
     for seed in args.seeds:
-        body: dict[str, Any] = {"index": index, "preset": args.preset, "seed": seed}
+        body: dict[str, Any] = {"index": index, "preset": args.preset, "seed": seed, "benchmark": benchmark}
         accepted = api.call("POST", "/fine-tuning/tasks", json=body)
         tasks.append(api.wait_task(accepted["task_id"], f"fine-tuning seed {seed}", timeout_s=3600))
     return tasks

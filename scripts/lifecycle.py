@@ -112,8 +112,8 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     if not (tuned.get("promoted") or cfg.deploy_unpromoted) or new_version is None:
         report.step(
             "stop",
-            "the gate kept the champion (not better by the margin, or not significantly): nothing to "
-            "deploy (never promote worse)",
+            "the gate kept the champion (not better by the margin, not significantly, or worse on the "
+            "test qrels): nothing to deploy (never promote worse)",
         )
         report.measure("final", report.quality["improved"])
         return
