@@ -339,18 +339,15 @@ def simulate(prep: Prep, cfg: dict[str, Any], seed: int) -> list[Any]:
 
 
 def explored(ranking: list[str], cfg: dict[str, Any], rng: np.random.Generator) -> list[str]:
-    """The shown list: the top `limit`, with `explore_positions` replaced by random deeper items."""
-    shown = list(ranking[: cfg["limit"]])
-    slots = [p - 1 for p in cfg["explore_positions"] if p <= len(shown)]
+    """The shown list: the top `limit`, the items at `explore_positions` replaced by random deeper ones
+    (kept where the deeper pool runs out)."""
+    shown = ranking[: cfg["limit"]]
+    slots = {p - 1 for p in cfg["explore_positions"] if p <= len(shown)}
     pool = ranking[cfg["limit"] : cfg["explore_depth"]]
-    if slots and pool:
-        picks = rng.choice(len(pool), size=min(len(slots), len(pool)), replace=False)
-        kept = [o for i, o in enumerate(shown) if i not in slots]
-        out, it_keep, it_pick = [], iter(kept), iter(pool[j] for j in picks)
-        for i in range(len(shown)):
-            out.append(next(it_pick) if i in slots else next(it_keep))
-        shown = out
-    return shown
+    if not (slots and pool):
+        return shown
+    picks = iter(pool[j] for j in rng.choice(len(pool), size=min(len(slots), len(pool)), replace=False))
+    return [next(picks, o) if i in slots else o for i, o in enumerate(shown)]
 
 
 def feedback_of(prep: Prep, cfg: dict[str, Any], seed: int) -> tuple[list[Any], dict[str, str]]:

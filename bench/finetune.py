@@ -115,7 +115,7 @@ def tuned_model(name: str, version: str, dst: str) -> str:
 
 
 def feedback_and_finetune(
-    api: Api, args: argparse.Namespace, folder: Path, index: str
+    api: Api, args: argparse.Namespace, folder: Path, index: str, test: Catalog
 ) -> list[dict[str, Any]]:
     """Index the corpus, simulate clicks on the train queries, run one fine-tuning task per seed (one
     after the other: two at once would share the cores); their records."""
@@ -135,7 +135,6 @@ def feedback_and_finetune(
     print(f"clicks: {report.summary()}", flush=True)
     # The test split as the task's benchmark: the gate refuses a challenger below the champion on it
     # (benchmark_veto). It never picks a trial; the figures below are measured here, independently.
-    test = beir.load(folder, "test")
     benchmark = {"name": "test qrels", "queries": test.queries, "qrels": test.qrels}
     tasks = []
     for seed in args.seeds:
@@ -166,18 +165,19 @@ def main() -> None:
         "EMBEDLOOP_OVERRIDES": overrides,
     }
     index = f"bench_ft_{uuid.uuid4().hex[:8]}"
+    test = beir.load(folder, "test")
     with running_stack(args.port, env, LOG_DIR) as url:
-        tasks = feedback_and_finetune(Api(url, key), args, folder, index)
+        tasks = feedback_and_finetune(Api(url, key), args, folder, index, test)
     for task in tasks:
         result = task["result"]
         if result.get("status") != "trained" or not result.get("registered_version"):
             raise SystemExit(f"fine-tuning did not train: {result}")
 
-    test = beir.load(folder, "test")
     chunks, owners = chunks_of(test.items)
     base = test_ndcg(load_config().model.path, chunks, owners, test, threads)
     rows: list[tuple[Any, ...]] = []
     tuned: list[float] = []
+    gains: list[float] = []
     for seed, task in zip(args.seeds, tasks, strict=True):
         result = task["result"]
         with tempfile.TemporaryDirectory() as tmp:
@@ -185,6 +185,7 @@ def main() -> None:
             tuned.append(
                 test_ndcg(tuned_model(name, result["registered_version"], tmp), chunks, owners, test, threads)
             )
+        gains.append(100 * (tuned[-1] - base) / base)
         held_out = (result["champion"]["ndcg_at_10"], result["challenger"]["ndcg_at_10"])
         rows.append(
             (
@@ -193,7 +194,7 @@ def main() -> None:
                 f"{result.get('p_value', float('nan')):.3f}",
                 result["promoted"],
                 f"{base:.4f} → {tuned[-1]:.4f}",
-                f"{100 * (tuned[-1] - base) / base:+.2f}%",
+                f"{gains[-1]:+.2f}%",
                 f"{_minutes(task):.2f}",
             )
         )
@@ -203,7 +204,6 @@ def main() -> None:
         f"preset {args.preset}: best {first['best_params']} (seed {args.seeds[0]});"
         f" sessions {first['sessions']}"
     )
-    gains = [100 * (t - base) / base for t in tuned]
     print(f"finetune_ndcg10_gain_pct_std: {statistics.stdev(gains) if len(gains) > 1 else 0.0:.2f}")
     print(f"finetune_ndcg10_base: {base:.4f}")
     print(f"finetune_ndcg10_tuned: {statistics.mean(tuned):.4f}")
