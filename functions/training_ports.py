@@ -52,6 +52,9 @@ class FeedbackDataStore(Protocol):
     async def texts(
         self, collection: Collection, object_ids: Sequence[str], query_vector: Vectors | None, max_chars: int
     ) -> dict[str, str]: ...
+    async def parts(
+        self, collection: Collection, object_ids: Sequence[str], max_chars: int
+    ) -> dict[str, list[str]]: ...
     async def nearest(
         self, collection: Collection, query_vector: Vectors, k: int, exclude: Sequence[str]
     ) -> list[str]: ...

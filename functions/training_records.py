@@ -35,7 +35,9 @@ class TrainingSet(Struct, frozen=True, kw_only=True):
 
     train: list[Example]
     eval_queries: list[EvalQuery]
-    corpus: dict[str, str]  # object_id -> text: the candidates both models are ranked on
+    # object_id -> its stored parts (chunks) in order: the candidates both models rank, each object
+    # scored by its best part, as search scores it.
+    corpus: dict[str, list[str]]
     dataset_hash: str  # sha256 over the canonical JSON of the above
     session_count: int
     # Judged queries of a benchmark (a BEIR split's qrels), ranked over the same corpus: scored for the

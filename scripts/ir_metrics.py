@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jobs.training import ir_metrics
+from jobs.training.evaluate import best_part_rankings
 
 
 def mean_ndcg(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> float:
@@ -33,17 +34,6 @@ def exact_best_part(
     owners: list[str],
     k: int = 10,
 ) -> list[list[str]]:
-    """Brute-force best_part ranking: each object scored by its best part's cosine (normalised
-    vectors: the dot product), top `k` objects per query, best first."""
-    order = np.argsort(np.asarray(owners), kind="stable")
-    ids = [owners[i] for i in order]
-    starts = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]]
-    objects = [ids[i] for i in starts]
-    scores = np.asarray(queries, dtype=np.float32) @ np.asarray(parts, dtype=np.float32)[order].T
-    best = np.maximum.reduceat(scores, starts, axis=1)  # (queries, objects): max over each object's parts
-    k = min(k, len(objects))
-    if k == 0:
-        return [[] for _ in range(len(best))]
-    head = np.argpartition(-best, k - 1, axis=1)[:, :k]  # the k best, unordered: no full sort of a big corpus
-    ranked = np.take_along_axis(head, np.argsort(-np.take_along_axis(best, head, axis=1), axis=1), axis=1)
-    return [[objects[j] for j in row] for row in ranked]
+    """Brute-force best_part ranking (the fine-tuning evaluation's own): each object scored by its best
+    part's cosine, top `k` objects per query, best first."""
+    return best_part_rankings(queries, parts, owners, k)

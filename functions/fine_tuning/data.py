@@ -2,7 +2,8 @@
 
 Texts are the stored chunks, never a loader's: for training, each object's part most similar to the
 query's vector (the passage the search matched; part 0 when the session has no usable vector); for the
-evaluation corpus, each object's part 0 (the same text for every query, as a ranker needs).
+evaluation corpus, every part of each object (the evaluation scores an object by its best part, as
+search does: ranking by part 0 alone judged a different ranking from the one users get).
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ async def build(
         wanted |= judged.relevant.keys()
     # The sample is every object while the collection is within the limit.
     wanted.update(await store.sample_ids(collection, preset.eval_corpus_limit, seed))
-    await progress.report(total - 1, total, f"reading {len(wanted)} corpus texts")
-    corpus = await store.texts(collection, sorted(wanted), None, max_chars)
+    await progress.report(total - 1, total, f"reading {len(wanted)} corpus objects' parts")
+    corpus = await store.parts(collection, sorted(wanted), max_chars)
     evals = [q for q in (logic.eval_query(fb, corpus) for fb in eval_fb) if q is not None]
     sessions = sum(fb.sessions for fb in [*train_fb, *eval_fb])
     return logic.training_set(examples, _used(evals), corpus, sessions, benchmark)

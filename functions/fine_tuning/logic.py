@@ -81,7 +81,7 @@ def example(
     )
 
 
-def eval_query(fb: QueryFeedback, corpus: Mapping[str, str]) -> EvalQuery | None:
+def eval_query(fb: QueryFeedback, corpus: Mapping[str, object]) -> EvalQuery | None:
     """A held-out query whose gains are its positive weights, over relevant objects in the corpus."""
     relevant = {oid: w for oid, w in fb.ranked_positives() if oid in corpus}
     if not relevant:
@@ -102,7 +102,9 @@ def benchmark_queries(benchmark: Benchmark | None) -> list[EvalQuery]:
     return out
 
 
-def dataset_hash(train: Sequence[Example], evals: Sequence[EvalQuery], corpus: Mapping[str, str]) -> str:
+def dataset_hash(
+    train: Sequence[Example], evals: Sequence[EvalQuery], corpus: Mapping[str, list[str]]
+) -> str:
     """sha256 over the canonical JSON (sorted keys) of the data."""
     data = {"train": list(train), "eval_queries": list(evals), "corpus": dict(corpus)}
     return hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
@@ -111,7 +113,7 @@ def dataset_hash(train: Sequence[Example], evals: Sequence[EvalQuery], corpus: M
 def training_set(
     train: Sequence[Example],
     evals: Sequence[EvalQuery],
-    corpus: Mapping[str, str],
+    corpus: Mapping[str, list[str]],
     sessions: int,
     benchmark: Sequence[EvalQuery] = (),
 ) -> TrainingSet:

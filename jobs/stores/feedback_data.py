@@ -27,6 +27,8 @@ BEST_PARTS = """SELECT DISTINCT ON (object_id) object_id, left(chunk, $3) AS tex
     WHERE object_id = ANY($1::text[]) ORDER BY object_id, vector {op} $2, part_index"""
 FIRST_PARTS = """SELECT object_id, left(chunk, $2) AS text FROM {parts}
     WHERE object_id = ANY($1::text[]) AND part_index = 0"""
+ALL_PARTS = """SELECT object_id, left(chunk, $2) AS text FROM {parts}
+    WHERE object_id = ANY($1::text[]) ORDER BY object_id, part_index"""
 NEAREST = """SELECT object_id FROM {objects} WHERE NOT (object_id = ANY($2::text[]))
     ORDER BY avg_vector {op} $1 LIMIT $3"""
 # Exact search (no HNSW): hard negatives should be the true neighbours, and k is small.
@@ -82,6 +84,19 @@ class PostgresFeedbackData:
             vector = np.asarray(query_vector, dtype=np.float32)
             rows = await self._pool.fetch(t.sql(BEST_PARTS), ids, vector, max_chars)
         return {r["object_id"]: r["text"] for r in rows}
+
+    async def parts(
+        self, collection: Collection, object_ids: Sequence[str], max_chars: int
+    ) -> dict[str, list[str]]:
+        """object_id → its stored chunks (each cut to `max_chars`) in part order, of existing objects."""
+        if not object_ids:
+            return {}
+        ids = list(dict.fromkeys(object_ids))
+        rows = await self._pool.fetch(tables(collection).sql(ALL_PARTS), ids, max_chars)
+        out: dict[str, list[str]] = defaultdict(list)
+        for r in rows:
+            out[r["object_id"]].append(r["text"])
+        return dict(out)
 
     async def nearest(
         self, collection: Collection, query_vector: Vectors, k: int, exclude: Sequence[str]

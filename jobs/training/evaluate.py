@@ -40,16 +40,33 @@ def encode(model: Any, texts: Sequence[str], batch_size: int) -> npt.NDArray[np.
     return np.asarray(out, dtype=np.float32)
 
 
-def rankings(
-    queries: npt.NDArray[np.float32], corpus: npt.NDArray[np.float32], ids: Sequence[str], k: int
+def best_part_rankings(
+    queries: npt.NDArray[np.float32],
+    parts: npt.NDArray[np.float32],
+    owners: Sequence[str],
+    k: int,
+    block: int = 256,
 ) -> list[list[str]]:
-    """The `k` best candidate ids per query, best first (ties broken by candidate order)."""
-    k = min(k, len(ids))
+    """The `k` best objects per query, best first, each object scored by its best part's cosine
+    (normalised vectors: the dot product), as search ranks; `owners[i]` is the object of `parts[i]`.
+    Queries go in blocks of `block`, so the score matrix stays small on a large corpus."""
+    order = np.argsort(np.asarray(owners), kind="stable")
+    ids = [owners[i] for i in order]
+    starts = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]]
+    objects = [ids[i] for i in starts]
+    k = min(k, len(objects))
     if k == 0:
         return [[] for _ in range(len(queries))]
-    scores = queries @ corpus.T
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return [[ids[j] for j in row] for row in order]
+    grouped = np.asarray(parts, dtype=np.float32)[order]
+    out: list[list[str]] = []
+    for first in range(0, len(queries), block):
+        scores = np.asarray(queries[first : first + block], dtype=np.float32) @ grouped.T
+        best = np.maximum.reduceat(scores, starts, axis=1)  # (queries, objects): max over each one's parts
+        head = np.argpartition(-best, k - 1, axis=1)[:, :k]  # the k best, unordered: no full sort
+        # Best first; equal scores by object order (lexsort's last key is the primary one).
+        for row, scored in zip(head, np.take_along_axis(best, head, axis=1), strict=True):
+            out.append([objects[j] for j in row[np.lexsort((row, -scored))]])
+    return out
 
 
 def scores_of(ranked: dict[str, list[str]], judged: dict[str, dict[str, float]]) -> ModelScores:
@@ -63,13 +80,14 @@ def scores_of(ranked: dict[str, list[str]], judged: dict[str, dict[str, float]])
 def evaluations(
     model: Any, data: TrainingSet, sets: Sequence[Sequence[EvalQuery]], batch_size: int = 64
 ) -> list[Evaluation]:
-    """`model`'s rankings and scores on each query set, ranked over data.corpus (encoded once for all)."""
-    ids = list(data.corpus)
-    corpus = encode(model, [data.corpus[i] for i in ids], batch_size)
+    """`model`'s rankings and scores on each query set, ranked over data.corpus by each object's best
+    part (every part encoded once for all sets)."""
+    owners = [oid for oid, texts in data.corpus.items() for _ in texts]
+    parts = encode(model, [text for texts in data.corpus.values() for text in texts], batch_size)
     out = []
     for queries in sets:
         vectors = encode(model, [q.query for q in queries], batch_size)
-        ranked = rankings(vectors, corpus, ids, K_RANKED)
+        ranked = best_part_rankings(vectors, parts, owners, K_RANKED)
         out.append(Evaluation(queries, {q.query_id: r for q, r in zip(queries, ranked, strict=True)}))
     return out
 

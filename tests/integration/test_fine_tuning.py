@@ -64,7 +64,8 @@ async def test_sessions_become_examples_eval_queries_and_corpus(client: Client, 
     assert plan.n_trials == 1
     blue = await ctx.collections.blue(index)
     assert blue is not None
-    text = {item["object_id"]: (await parts_of(ctx, blue.id, item["object_id"]))[0] for item in GARDEN}
+    stored = {item["object_id"]: await parts_of(ctx, blue.id, item["object_id"]) for item in GARDEN}
+    text = {oid: parts[0] for oid, parts in stored.items()}
     [example] = [e for e in data.train if normalise_query(e.query) == "gardening tips"]
     assert sorted(example.positives) == sorted([text[shown[2]], text[shown[3]]])
     # Skipped above the clicks, except what was clicked for the query in another session; then a mined one.
@@ -77,7 +78,7 @@ async def test_sessions_become_examples_eval_queries_and_corpus(client: Client, 
     }
     assert queries == set(QUERIES)  # the irrelevant session's query is left out
     assert not {e.query for e in data.train} & {q.query for q in data.eval_queries}
-    assert data.corpus == {oid: text[oid] for oid in sorted(text)}
+    assert data.corpus == {oid: stored[oid] for oid in sorted(stored)}  # every part, in order
     for query in data.eval_queries:
         assert set(query.relevant) <= set(data.corpus)
     assert result.train_queries == len(data.train)
@@ -86,3 +87,21 @@ async def test_sessions_become_examples_eval_queries_and_corpus(client: Client, 
     assert (result.promoted, result.registered_version, result.trials_completed) == (True, "1", 3)
     assert result.challenger is not None
     assert result.challenger.ndcg_at_10 == 0.6
+
+
+async def test_the_evaluation_corpus_holds_every_part_in_order(client: Client, ctx: Context) -> None:
+    """An object's parts all reach the evaluation (it scores the best, as search does), cut to max_chars."""
+    index = await new_index(client)
+    sand = " ".join(f"Dunes {i}: sand, sandworms and spice on the desert planet Arrakis." for i in range(60))
+    dune = {"object_id": "dune", "content": {"title": "Dune", "body": sand}, "payload": {}}
+    await upsert(client, ctx, index, [dune, *GARDEN[:2]])
+    blue = await ctx.collections.blue(index)
+    assert blue is not None
+    assert ctx.feedback is not None
+    stored = {oid: await parts_of(ctx, blue.id, oid) for oid in ("dune", "roses", "tulips")}
+    assert len(stored["dune"]) > 2
+    found = await ctx.feedback.parts(blue, ["tulips", "dune", "missing", "roses", "dune"], 2000)
+    assert found == stored
+    cut = await ctx.feedback.parts(blue, ["dune"], 10)
+    assert cut == {"dune": [part[:10] for part in stored["dune"]]}
+    assert await ctx.feedback.parts(blue, [], 10) == {}

@@ -26,13 +26,13 @@ DOCS = (
 
 def training_set(n_eval: int = 10) -> TrainingSet:
     """Train on the first topics, evaluate on the last `n_eval` (their queries are new wordings)."""
-    corpus = {f"t{i}-d{j}": doc.format(t=t) for i, t in enumerate(TOPICS) for j, doc in enumerate(DOCS)}
+    text = {f"t{i}-d{j}": doc.format(t=t) for i, t in enumerate(TOPICS) for j, doc in enumerate(DOCS)}
     train = [
         Example(
             query=f"how do I get started with {t}",
-            positives=[corpus[f"t{i}-d0"], corpus[f"t{i}-d1"]],
+            positives=[text[f"t{i}-d0"], text[f"t{i}-d1"]],
             positive_weights=[2.0, 1.0],
-            negatives=[corpus[f"t{(i + 1) % len(TOPICS)}-d0"], corpus[f"t{i}-d2"]],
+            negatives=[text[f"t{(i + 1) % len(TOPICS)}-d0"], text[f"t{i}-d2"]],
         )
         for i, t in enumerate(TOPICS[:-n_eval])
     ]
@@ -46,7 +46,11 @@ def training_set(n_eval: int = 10) -> TrainingSet:
         for i in range(first, len(TOPICS))
     ]
     return TrainingSet(
-        train=train, eval_queries=evals, corpus=corpus, dataset_hash="synthetic", session_count=60
+        train=train,
+        eval_queries=evals,
+        corpus={oid: [t] for oid, t in text.items()},
+        dataset_hash="synthetic",
+        session_count=60,
     )
 
 

@@ -71,11 +71,12 @@ def test_the_dataset_hash_is_canonical() -> None:
     fb = QueryFeedback(key="q", query="Q", positives={"a": 1.0})
     example = logic.example(fb, [], {"a": "A"})
     assert example is not None
-    one = logic.training_set([example], [], {"b": "B", "a": "A"}, 1)
-    two = logic.training_set([example], [], {"a": "A", "b": "B"}, 1)
+    one = logic.training_set([example], [], {"b": ["B"], "a": ["A", "A1"]}, 1)
+    two = logic.training_set([example], [], {"a": ["A", "A1"], "b": ["B"]}, 1)
     assert one.dataset_hash == two.dataset_hash
     assert list(one.corpus) == ["a", "b"]
-    assert logic.training_set([example], [], {"a": "A2"}, 1).dataset_hash != one.dataset_hash
+    other = logic.training_set([example], [], {"a": ["A", "A2"], "b": ["B"]}, 1)
+    assert other.dataset_hash != one.dataset_hash
 
 
 def test_benchmark_queries_keep_judged_queries_with_a_text() -> None:
