@@ -16,8 +16,10 @@ MIN_SERVER = 170000
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await register_vector(conn)
-    # JSONB as Python objects in both directions, so stores never json.dumps by hand.
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # JSON and JSONB as Python objects in both directions, so stores never json.dumps by hand (json
+    # keeps an object's key order: tasks.request).
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 async def prepare_schema(cfg: DatabaseConfig) -> list[str]:

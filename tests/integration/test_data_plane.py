@@ -156,3 +156,12 @@ async def test_best_part_still_fills_the_page(ctx: Context, client: Client) -> N
     again = await search_handler.search(request, dataclasses.replace(ctx, vectors=recording))
     assert len(again.hits) == 3
     assert recording.asked == [12, 48]  # the first 12 parts were all Dune's: it asked again
+
+
+async def test_fields_render_in_the_order_sent(ctx: Context, client: Client) -> None:
+    """Without a template, a dict's fields are embedded in the order the client sent them (the task's
+    stored request keeps it: jsonb would put "body" before "title")."""
+    index = await new_index(client)
+    item = {"object_id": "dune", "content": {"title": "Dune", "body": "A desert planet.", "by": "Herbert"}}
+    result = await run_task(client, ctx, "/items/upsert", {"index": index, "items": [item]})
+    assert await parts_of(ctx, result["collection_ids"][0], "dune") == ["Dune\nA desert planet.\nHerbert"]
