@@ -70,7 +70,7 @@ class TrainingPlan(Struct, frozen=True, kw_only=True):
     n_trials: int
     timeout_s: float
     search_space: SearchSpace
-    max_seq_length: int
+    max_seq_length: int  # while training
     seed: int
     promotion_margin: float  # relative: promote if tuned_ndcg >= base_ndcg * (1 + margin) and > base
     # ... and the one-sided paired randomisation test over the held-out queries gives p <= this (1: off)
@@ -78,6 +78,8 @@ class TrainingPlan(Struct, frozen=True, kw_only=True):
     output_dir: str  # scratch dir for checkpoints (under config.data_dir)
     # ... and, when the task has a benchmark, scores at least the champion's nDCG@10 on it
     benchmark_veto: bool = True
+    # Both models are evaluated at the length search embeds with (conf/model), whatever they train at.
+    eval_max_seq_length: int = 256
 
 
 class ModelScores(Struct, frozen=True, kw_only=True):

@@ -157,5 +157,6 @@ def plan(
         promotion_margin=preset.promotion_margin,
         promotion_max_p=preset.promotion_max_p,
         benchmark_veto=preset.benchmark_veto,
+        eval_max_seq_length=config.model.max_seq_length,
         output_dir=f"{config.data_dir}/fine_tuning/{task_id}",
     )

@@ -78,17 +78,28 @@ def scores_of(ranked: dict[str, list[str]], judged: dict[str, dict[str, float]])
 
 
 def evaluations(
-    model: Any, data: TrainingSet, sets: Sequence[Sequence[EvalQuery]], batch_size: int = 64
+    model: Any,
+    data: TrainingSet,
+    sets: Sequence[Sequence[EvalQuery]],
+    batch_size: int = 64,
+    max_seq_length: int | None = None,
 ) -> list[Evaluation]:
     """`model`'s rankings and scores on each query set, ranked over data.corpus by each object's best
-    part (every part encoded once for all sets)."""
+    part (every part encoded once for all sets), embedding at `max_seq_length` (the serving length; a
+    preset may train shorter) when given; the model's own length is restored after."""
     owners = [oid for oid, texts in data.corpus.items() for _ in texts]
-    parts = encode(model, [text for texts in data.corpus.values() for text in texts], batch_size)
-    out = []
-    for queries in sets:
-        vectors = encode(model, [q.query for q in queries], batch_size)
-        ranked = best_part_rankings(vectors, parts, owners, K_RANKED)
-        out.append(Evaluation(queries, {q.query_id: r for q, r in zip(queries, ranked, strict=True)}))
+    trained_at = model.max_seq_length
+    if max_seq_length is not None:
+        model.max_seq_length = max_seq_length
+    try:
+        parts = encode(model, [text for texts in data.corpus.values() for text in texts], batch_size)
+        out = []
+        for queries in sets:
+            vectors = encode(model, [q.query for q in queries], batch_size)
+            ranked = best_part_rankings(vectors, parts, owners, K_RANKED)
+            out.append(Evaluation(queries, {q.query_id: r for q, r in zip(queries, ranked, strict=True)}))
+    finally:
+        model.max_seq_length = trained_at
     return out
 
 

@@ -70,7 +70,10 @@ class Study:
         self._report(0, 0.0, "evaluating the champion")
         sets = [self._data.eval_queries, *([self._data.benchmark] if self._data.benchmark else [])]
         champion_eval, *bench_champion = evaluations(
-            load_model(plan.base_model_path, plan.max_seq_length), self._data, sets
+            load_model(plan.base_model_path, plan.max_seq_length),
+            self._data,
+            sets,
+            max_seq_length=plan.eval_max_seq_length,
         )
         champion = champion_eval.scores
         self._best_ndcg = champion.ndcg_at_10
@@ -94,7 +97,9 @@ class Study:
         bench_challenger = None
         if bench_champion:
             self._report(plan.n_trials, 0.0, "scoring the challenger on the benchmark")
-            bench_challenger = evaluations(model, self._data, [self._data.benchmark])[0].scores
+            bench_challenger = evaluations(
+                model, self._data, [self._data.benchmark], max_seq_length=plan.eval_max_seq_length
+            )[0].scores
             metrics |= {
                 **scores_metrics("benchmark_champion_", bench_champion[0].scores),
                 **scores_metrics("benchmark_challenger_", bench_challenger),
@@ -131,7 +136,8 @@ class Study:
 
         def on_epoch(epoch: int, model: Any) -> bool:
             self._report(trial.number, done[0], f"evaluating epoch {epoch}")
-            scores.append(evaluations(model, self._data, [self._data.eval_queries])[0])
+            length = self._plan.eval_max_seq_length
+            scores.append(evaluations(model, self._data, [self._data.eval_queries], max_seq_length=length)[0])
             self._session.log_metrics(run_id, scores_metrics("", scores[-1].scores), step=epoch)
             trial.report(scores[-1].scores.ndcg_at_10, epoch)
             return trial.should_prune()

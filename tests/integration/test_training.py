@@ -60,10 +60,11 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert (outcome.trials_completed, outcome.trials_pruned) == (1, 0)
     assert outcome.best_params["epochs"] == 1
     assert outcome.best_params["batch_size"] == 8
-    base = load_model(plan.base_model_path, plan.max_seq_length)
+    # Evaluated at the serving length, whatever the preset trains at.
+    base = load_model(plan.base_model_path, plan.eval_max_seq_length)
     assert outcome.champion == evaluate(base, data)
     assert outcome.benchmark_champion == evaluate_sets(base, data, [benchmark])[0]
-    best = load_model(str(outcome.model_dir), plan.max_seq_length)
+    best = load_model(str(outcome.model_dir), plan.eval_max_seq_length)
     assert outcome.benchmark_challenger == evaluate_sets(best, data, [benchmark])[0]
     assert 0 < outcome.challenger.ndcg_at_10 <= 1
     assert 0 < outcome.p_value <= 1

@@ -16,7 +16,12 @@ AXES = {"wing": 0, "shock": 1, "heat": 2, "flutter": 3}
 class WordModel:
     """Encodes a text as its normalised counts of a few words (a model the test can reason about)."""
 
+    def __init__(self) -> None:
+        self.max_seq_length = 128
+        self.encoded_at: set[int] = set()
+
     def encode(self, texts: Sequence[str], **_: object) -> npt.NDArray[np.float32]:
+        self.encoded_at.add(self.max_seq_length)
         out = np.full((len(texts), len(AXES) + 1), 0.01, dtype=np.float32)
         for i, text in enumerate(texts):
             for word in text.split():
@@ -57,6 +62,9 @@ def test_the_evaluation_judges_the_ranking_search_gives() -> None:
     }
     query = EvalQuery(query_id="q", query="wing flutter", relevant={"report": 1.0})
     data = TrainingSet(train=[], eval_queries=[query], corpus=corpus, dataset_hash="h", session_count=1)
-    [evaluation] = evaluations(WordModel(), data, [data.eval_queries])
+    model = WordModel()
+    [evaluation] = evaluations(model, data, [data.eval_queries], max_seq_length=256)
     assert evaluation.ranked["q"] == ["report", "other", "third"]
     assert evaluation.scores.ndcg_at_10 == 1.0
+    # Embedded at the serving length it was given, then back to the length it trains at.
+    assert (model.encoded_at, model.max_seq_length) == ({256}, 128)
