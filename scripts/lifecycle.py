@@ -108,8 +108,9 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     report.figures["fine_tuning"] = {
         k: tuned.get(k) for k in ("champion", "challenger", "p_value", "promoted", "benchmark")
     }
-    new_version = tuned.get("registered_version")
-    if not (tuned.get("promoted") or cfg.deploy_unpromoted) or new_version is None:
+    challenger_version = tuned.get("registered_version")
+    promoted = bool(tuned.get("promoted")) and challenger_version is not None
+    if not promoted and cfg.refused not in ("champion", "challenger"):
         report.step(
             "stop",
             "the gate kept the champion (not better by the margin, not significantly, or worse on the "
@@ -117,12 +118,15 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         )
         report.measure("final", report.quality["improved"])
         return
-    report.figures["promoted"] = bool(tuned.get("promoted"))
-    if not tuned.get("promoted"):
+    report.figures["promoted"] = promoted
+    # refused=champion: steps 6-9 rebuild the index on the champion's own version (a new collection,
+    # the improvement replayed): every step runs and nothing the gate refused is deployed.
+    new_version = challenger_version if promoted or cfg.refused == "challenger" else version
+    if not promoted:
         report.step(
-            "unpromoted",
-            f"the gate kept the champion; deploy_unpromoted=true goes on with version {new_version} "
-            "to run steps 6-9 (mechanics only: not what a deployment would do)",
+            "refused",
+            f"the gate kept the champion; refused={cfg.refused} runs steps 6-9 with version {new_version}"
+            + (" (mechanics only: not what a deployment would do)" if cfg.refused == "challenger" else ""),
         )
     if cfg.triton:
         deployed = deploy(api, model, new_version)
@@ -197,6 +201,8 @@ def _headlines(report: Report) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     """Run the lifecycle against a stack started here (or an existing one, `api_url=`)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the report
+    if cfg.refused not in ("stop", "champion", "challenger"):
+        raise SystemExit(f"refused={cfg.refused!r}: expected stop, champion or challenger")
     config = load_config()  # also creates the local admin key on first use
     key = config.api.admin_keys[0]
     report = Report()

@@ -49,15 +49,16 @@ def test_the_whole_lifecycle_runs_end_to_end() -> None:
         pytest.skip(f"no BEIR dataset at {given}")
     dataset = [] if given == "sample" else [f"dataset={Path(given).resolve()}"]
     preset = os.environ.get("EMBEDLOOP_E2E_PRESET", "tiny")
-    # deploy_unpromoted: steps 6-9 run whatever the gate says. On 35 held-out click queries the `tiny`
-    # challenger is within noise of the champion, so the gate's significance test refuses it (while the
-    # test qrels say it is slightly better); the gate itself is tested in tests/unit/jobs/test_ir_metrics.py
-    # and tests/integration/test_training.py.
+    # refused=champion: steps 6-9 run whatever the gate says, on the challenger when it passed and
+    # otherwise on the champion's own version (a rebuild: new collection, improvement replayed), so
+    # nothing the gate refused is deployed. On 35 held-out click queries the gate usually refuses the
+    # `tiny` challenger (within noise of the champion); the gate itself is tested in
+    # tests/unit/jobs/test_ir_metrics.py and tests/integration/test_training.py.
     # An index of its own per run: a run leaves its index on the new model version, registered in that
     # test session's private MLflow store, so a later session reusing the name would find a blue
     # collection whose model version its own registry does not have.
     index = f"e2e_{uuid.uuid4().hex[:8]}"
-    settings = ["port=8799", f"index={index}", f"preset={preset}", "deploy_unpromoted=true"]
+    settings = ["port=8799", f"index={index}", f"preset={preset}", "refused=champion"]
     proc = subprocess.run(
         [sys.executable, "-m", "scripts.lifecycle", *settings, *dataset],
         cwd=ROOT,
