@@ -110,7 +110,8 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     }
     challenger_version = tuned.get("registered_version")
     promoted = bool(tuned.get("promoted")) and challenger_version is not None
-    if not promoted and cfg.refused not in ("champion", "challenger"):
+    nothing_to_deploy = cfg.refused == "stop" or (cfg.refused == "challenger" and challenger_version is None)
+    if not promoted and nothing_to_deploy:
         report.step(
             "stop",
             "the gate kept the champion (not better by the margin, not significantly, or worse on the "
