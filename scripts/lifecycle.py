@@ -155,6 +155,12 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         "sessions caught up",
     )
     report.figures["final_objects"] = _complete(api, cfg.index, len(items), writer)
+    # What serves at the end, read back from the API (a refused challenger must not be it).
+    report.figures["versions"] = {
+        "base": version,
+        "challenger": challenger_version,
+        "blue": api.call("GET", f"/indexes/{cfg.index}")["blue"]["model_version"],
+    }
     done = cleanup(api, cfg.index, cfg.cleanup_grace_s)
     # The writer's copies of corpus items (new ids, no judgements) would crowd the judged originals
     # out of the top 10: the final quality is measured on the corpus the base was measured on.
