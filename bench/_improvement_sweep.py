@@ -2,7 +2,7 @@
 nDCG@10 of the clicked (train) and the held-out (test) queries before and after.
 
 `python -m bench._improvement_sweep [--dataset DIR | --sample] [--seeds 7 8 9 10 11 12] [--users 10]
-    [LR,PUSH,DRIFT ...]`
+    [--static] [LR,PUSH,DRIFT ...]`
 
 No services: the corpus is chunked as the upsert task chunks it and embedded with the base model; search
 is exact best-part cosine (what /search/similar ranks by). Users come in rounds (every train query once per
@@ -48,6 +48,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--sample", action="store_true", help="the built-in sample catalog instead")
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9, 10, 11, 12])
     parser.add_argument("--users", type=int, default=10, help="users per train query (the lifecycle's 10)")
+    parser.add_argument(
+        "--static", action="store_true", help="every user sees the base ranking (sessions applied afterwards)"
+    )
     return parser.parse_args()
 
 
@@ -90,11 +93,12 @@ class Sweep:
         cat = self.train if split == "train" else self.test
         return mean_ndcg(dict(zip(cat.queries, self.ranked(parts, split), strict=True)), cat.qrels)
 
-    def improved(self, cfg: ImprovementConfig, seed: int, users: int) -> Matrix:
-        """The part vectors after `users` rounds of simulated sessions on every train query."""
+    def improved(self, cfg: ImprovementConfig, seed: int, users: int, static: bool = False) -> Matrix:
+        """The part vectors after `users` rounds of simulated sessions on every train query (`static`:
+        each round shown the base ranking, as when sessions are applied after all were made)."""
         parts, model = self.parts.copy(), ClickModel()
         for user in range(users):
-            shown_lists = self.ranked(parts, "train")
+            shown_lists = self.ranked(self.parts if static else parts, "train")
             for (qid, qvec), shown in zip(
                 zip(self.train.queries, self.queries["train"], strict=True), shown_lists, strict=True
             ):
@@ -132,7 +136,7 @@ def main() -> None:
         cfg = msgspec.structs.replace(sweep.base_config, learning_rate=lr, push_weight=push, max_drift=drift)
         gains: dict[str, list[float]] = {"train": [], "test": []}
         for seed in args.seeds:
-            parts = sweep.improved(cfg, seed, args.users)
+            parts = sweep.improved(cfg, seed, args.users, args.static)
             for split in gains:
                 gains[split].append(100 * (sweep.ndcg(parts, split) / base[split] - 1))
         print(
