@@ -154,12 +154,13 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         f"{searchers.failed} failed ({searchers.errors[:2]}); {switched['caught_up_sessions']} late "
         "sessions caught up",
     )
-    report.figures["final_objects"] = _complete(api, cfg.index, len(items), writer)
-    # What serves at the end, read back from the API (a refused challenger must not be it).
+    detail = _complete(api, cfg.index, len(items), writer)
+    report.figures["final_objects"] = detail["objects"]
+    # What serves at the end, as the API reports it (a refused challenger must not be it).
     report.figures["versions"] = {
         "base": version,
         "challenger": challenger_version,
-        "blue": api.call("GET", f"/indexes/{cfg.index}")["blue"]["model_version"],
+        "blue": detail["blue"]["model_version"],
     }
     done = cleanup(api, cfg.index, cfg.cleanup_grace_s)
     # The writer's copies of corpus items (new ids, no judgements) would crowd the judged originals
@@ -178,13 +179,14 @@ def _catalog(items: list[dict[str, Any]], split: Split) -> sample_catalog.Catalo
     return sample_catalog.Catalog(items=items, queries=split.queries, qrels=split.qrels)
 
 
-def _complete(api: Api, index: str, base_items: int, writer: WriteLoad) -> int:
-    """The final blue collection must hold the corpus plus what the writer left: raise if not."""
-    detail = api.call("GET", f"/indexes/{index}")
+def _complete(api: Api, index: str, base_items: int, writer: WriteLoad) -> dict[str, Any]:
+    """The index's detail (blue collection, counts); its blue collection must hold the corpus plus
+    what the writer left: raise if not."""
+    detail: dict[str, Any] = api.call("GET", f"/indexes/{index}")
     expected = base_items + len(writer.expected)
     if detail["objects"] != expected:
         raise RuntimeError(f"blue collection holds {detail['objects']} objects, expected {expected}")
-    return int(detail["objects"])
+    return detail
 
 
 def _headlines(report: Report) -> dict[str, Any]:
