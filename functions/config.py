@@ -151,7 +151,7 @@ class ImprovementConfig(Struct, frozen=True, kw_only=True):
     # Skipped items above the last engaged one move away by push_weight × learning_rate.
     push_weight: NonNegFloat = 0.5
     # Largest cosine distance a vector may drift from its original (pre-feedback) vector.
-    max_drift: Annotated[float, Meta(ge=0, le=2)] = 0.05
+    max_drift: Annotated[float, Meta(ge=0, le=2)] = 0.15
     # Event weights, dwell scaling and when a session is idle are the clickstream group's settings.
     sweep_interval_s: Annotated[int, Meta(ge=1, le=3600)] = 10
     sweep_batch: Annotated[int, Meta(ge=1, le=1000)] = 500
