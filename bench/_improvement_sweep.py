@@ -8,7 +8,7 @@ No services: the corpus is chunked as the upsert task chunks it and embedded wit
 is exact best-part cosine (what /search/similar ranks by). Users come in rounds (every train query once per
 round, ranked on the vectors as the previous rounds left them: a live stack applies sessions while users
 keep searching); each session's clicks come from scripts/click_model.py and move part vectors through
-functions/vector_moves (session_moves, step, cap_drift), the online improvement's own code. Each setting
+functions/vector_moves (session_moves, moved), the online improvement's own code. Each setting
 (learning_rate, push_weight, max_drift) runs once per seed; the table shows the mean relative change and
 each seed's. Offline, `max_drift` 0.05 beat 0.15 (equal clicked gains, smaller held-out losses), but the
 real Cranfield lifecycle disagreed the same day, so the product keeps 0.15 (README, Improvement): this
@@ -30,7 +30,7 @@ from bench.finetune import chunks_of
 from functions.config import ImprovementConfig
 from functions.event_weights import EventWeighing, feedback_rules
 from functions.records import FeedbackEvent, SessionFeedback
-from functions.vector_moves import cap_drift, normalize, session_moves, step
+from functions.vector_moves import moved, session_moves
 from jobs.bootstrap import load_config
 from jobs.stores.local_embedder import resolve_model_path
 from jobs.training.evaluate import encode
@@ -122,8 +122,7 @@ class Sweep:
                 moves = session_moves(session, self.rules, cfg)
                 for move in [] if isinstance(moves, str) else moves:
                     rows = self.rows[move.object_id]
-                    new = step(parts[rows], qvec[None, :], move.direction, move.fraction)
-                    parts[rows] = cap_drift(normalize(new), self.parts[rows], cfg.max_drift)
+                    parts[rows] = moved(parts[rows], self.parts[rows], qvec, move, cfg)[0]
         return parts
 
 
