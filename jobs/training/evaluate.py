@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -17,10 +18,13 @@ K_RANKED = 100  # deepest cut a metric reads (Recall@100)
 class Evaluation:
     """One model's rankings of a query set and their scores; the gate compares two of them per query."""
 
-    def __init__(self, queries: Sequence[EvalQuery], ranked: dict[str, list[str]]) -> None:
+    def __init__(
+        self, queries: Sequence[EvalQuery], ranked: dict[str, list[str]], corpus: EncodedCorpus | None = None
+    ) -> None:
         self.judged = {q.query_id: q.relevant for q in queries}
         self.ranked = ranked
         self.scores = scores_of(ranked, self.judged)
+        self.corpus = corpus  # what it was ranked over, when known
 
     def p_value_against(self, champion: Evaluation, seed: int) -> float:
         """How likely a difference in nDCG@10 at least this large is between `champion` and this
@@ -77,6 +81,41 @@ def scores_of(ranked: dict[str, list[str]], judged: dict[str, dict[str, float]])
     )
 
 
+class EncodedCorpus:
+    """Every part of a TrainingSet's corpus embedded by one model, at one length: what that model's
+    rankings are computed over. Kept with an epoch's evaluation, so scoring the same weights on more
+    queries later (the benchmark) embeds only those queries, not the corpus again."""
+
+    def __init__(self, model: Any, data: TrainingSet, batch_size: int, max_seq_length: int | None) -> None:
+        self.owners = [oid for oid, texts in data.corpus.items() for _ in texts]
+        self.max_seq_length = max_seq_length
+        self.batch_size = batch_size
+        with _at_length(model, max_seq_length):
+            texts = [text for texts in data.corpus.values() for text in texts]
+            self.parts = encode(model, texts, batch_size)
+
+    def evaluate(self, model: Any, queries: Sequence[EvalQuery]) -> Evaluation:
+        """`model`'s ranking of `queries` over these parts (the model must be the one that embedded
+        them) and its scores."""
+        with _at_length(model, self.max_seq_length):
+            vectors = encode(model, [q.query for q in queries], self.batch_size)
+        ranked = best_part_rankings(vectors, self.parts, self.owners, K_RANKED)
+        return Evaluation(queries, {q.query_id: r for q, r in zip(queries, ranked, strict=True)}, self)
+
+
+@contextmanager
+def _at_length(model: Any, max_seq_length: int | None) -> Iterator[None]:
+    """Embed at `max_seq_length` (the serving length; a preset may train shorter) when given; the
+    model's own length is restored after."""
+    trained_at = model.max_seq_length
+    if max_seq_length is not None:
+        model.max_seq_length = max_seq_length
+    try:
+        yield
+    finally:
+        model.max_seq_length = trained_at
+
+
 def evaluations(
     model: Any,
     data: TrainingSet,
@@ -85,22 +124,9 @@ def evaluations(
     max_seq_length: int | None = None,
 ) -> list[Evaluation]:
     """`model`'s rankings and scores on each query set, ranked over data.corpus by each object's best
-    part (every part encoded once for all sets), embedding at `max_seq_length` (the serving length; a
-    preset may train shorter) when given; the model's own length is restored after."""
-    owners = [oid for oid, texts in data.corpus.items() for _ in texts]
-    trained_at = model.max_seq_length
-    if max_seq_length is not None:
-        model.max_seq_length = max_seq_length
-    try:
-        parts = encode(model, [text for texts in data.corpus.values() for text in texts], batch_size)
-        out = []
-        for queries in sets:
-            vectors = encode(model, [q.query for q in queries], batch_size)
-            ranked = best_part_rankings(vectors, parts, owners, K_RANKED)
-            out.append(Evaluation(queries, {q.query_id: r for q, r in zip(queries, ranked, strict=True)}))
-    finally:
-        model.max_seq_length = trained_at
-    return out
+    part (every part encoded once for all sets), embedding at `max_seq_length` when given."""
+    corpus = EncodedCorpus(model, data, batch_size, max_seq_length)
+    return [corpus.evaluate(model, queries) for queries in sets]
 
 
 def evaluate_sets(

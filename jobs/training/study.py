@@ -15,7 +15,7 @@ from functions.errors import TaskCancelled
 from functions.ports import TrainingReporter
 from functions.training_records import ModelScores, SearchSpace, TrainingOutcome, TrainingPlan, TrainingSet
 from jobs.stores.mlflow_registry import TrainingSession, scores_metrics
-from jobs.training.evaluate import Evaluation, evaluations
+from jobs.training.evaluate import EncodedCorpus, Evaluation, evaluations
 from jobs.training.trainer import StudyCallback, load_model, train, triplets
 
 
@@ -97,9 +97,12 @@ class Study:
         bench_challenger = None
         if bench_champion:
             self._report(plan.n_trials, 0.0, "scoring the challenger on the benchmark")
-            bench_challenger = evaluations(
-                model, self._data, [self._data.benchmark], max_seq_length=plan.eval_max_seq_length
-            )[0].scores
+            # Over the parts the best epoch's evaluation embedded with these same weights: only the
+            # benchmark's queries are embedded here (the corpus again took a minute on Cranfield).
+            corpus = best_eval.corpus or EncodedCorpus(
+                model, self._data, batch_size=64, max_seq_length=plan.eval_max_seq_length
+            )
+            bench_challenger = corpus.evaluate(model, self._data.benchmark).scores
             metrics |= {
                 **scores_metrics("benchmark_champion_", bench_champion[0].scores),
                 **scores_metrics("benchmark_challenger_", bench_challenger),
