@@ -55,6 +55,9 @@ class FeedbackDataStore(Protocol):
     async def parts(
         self, collection: Collection, object_ids: Sequence[str], max_chars: int
     ) -> dict[str, list[str]]: ...
+    async def embedded_parts(
+        self, collection: Collection, object_ids: Sequence[str], max_chars: int
+    ) -> tuple[dict[str, list[str]], dict[str, Vectors]]: ...
     async def nearest(
         self, collection: Collection, query_vector: Vectors, k: int, exclude: Sequence[str]
     ) -> list[str]: ...

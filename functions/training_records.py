@@ -6,7 +6,7 @@ runs the study and answers a TrainingOutcome. Both sides import this module, nev
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -43,6 +43,10 @@ class TrainingSet(Struct, frozen=True, kw_only=True):
     # Judged queries of a benchmark (a BEIR split's qrels), ranked over the same corpus: scored for the
     # champion and the final challenger only, never during the study (no tuning on the test set).
     benchmark: list[EvalQuery] = msgspec.field(default_factory=list)
+    # object_id -> the champion's vectors of its parts (a float32 array, a row per part), when the
+    # collection was embedded by the champion: its pre-feedback stored vectors, so the champion's
+    # evaluation reads the corpus instead of embedding it again (a minute of a CPU task on Cranfield).
+    champion_parts: dict[str, Any] | None = None
 
 
 class SearchSpace(Struct, frozen=True, kw_only=True):

@@ -62,9 +62,11 @@ async def build(
     seed: int,
     progress: Progress,
     benchmark: Sequence[EvalQuery] = (),
+    stored_vectors: bool = False,
 ) -> TrainingSet:
     """Examples of the train queries, the eval queries and the corpus both models are ranked on (the
-    benchmark's judged objects included)."""
+    benchmark's judged objects included); with `stored_vectors` (the collection's model is the
+    champion) the corpus parts' pre-feedback vectors too, read with the texts."""
     max_chars = config.fine_tuning.text_max_chars
     cap = preset.max_negatives_per_example
     examples: list[Example] = []
@@ -87,10 +89,14 @@ async def build(
     # The sample is every object while the collection is within the limit.
     wanted.update(await store.sample_ids(collection, preset.eval_corpus_limit, seed))
     await progress.report(total - 1, total, f"reading {len(wanted)} corpus objects' parts")
-    corpus = await store.parts(collection, sorted(wanted), max_chars)
+    vectors = None
+    if stored_vectors:
+        corpus, vectors = await store.embedded_parts(collection, sorted(wanted), max_chars)
+    else:
+        corpus = await store.parts(collection, sorted(wanted), max_chars)
     evals = [q for q in (logic.eval_query(fb, corpus) for fb in eval_fb) if q is not None]
     sessions = sum(fb.sessions for fb in [*train_fb, *eval_fb])
-    return logic.training_set(examples, _used(evals), corpus, sessions, benchmark)
+    return logic.training_set(examples, _used(evals), corpus, sessions, benchmark, vectors)
 
 
 def _used(evals: list[EvalQuery]) -> list[EvalQuery]:

@@ -76,6 +76,7 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
     if usable < preset.min_sessions:
         return msgspec.structs.replace(base, detail=f"{usable} usable sessions, {preset.min_sessions} needed")
     train_fb, eval_fb = split_by_query(feedback, preset.eval_fraction, seed)
+    champion = await ctx.registry.champion(ctx.embedders.registered_name(req.index))
     dataset = await data.build(
         train_fb,
         eval_fb,
@@ -86,6 +87,9 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
         seed=seed,
         progress=ctx.progress,
         benchmark=logic.benchmark_queries(req.benchmark),
+        # The live collection's stored vectors are the champion's embedding of the corpus when the
+        # champion embedded it (a switch moves the alias with the blue pointer).
+        stored_vectors=champion is not None and champion[0] == collection.model_version,
     )
     counts: dict[str, Any] = {
         "train_queries": len(dataset.train),
@@ -100,7 +104,6 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
         return msgspec.structs.replace(base, detail=detail, **counts)
     if ctx.trainer is None:
         raise PermanentFailure("this process has no trainer (fine_tuning.run runs on the gpu pool)")
-    champion = await ctx.registry.champion(ctx.embedders.registered_name(req.index))
     task_id = ctx.task_id or f"local-{uuid.uuid4().hex[:12]}"
     plan = logic.plan(
         task_id=task_id, index=req.index, preset=preset, config=ctx.config, champion=champion, seed=seed

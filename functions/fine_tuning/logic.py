@@ -116,9 +116,10 @@ def training_set(
     corpus: Mapping[str, list[str]],
     sessions: int,
     benchmark: Sequence[EvalQuery] = (),
+    champion_parts: Mapping[str, Any] | None = None,
 ) -> TrainingSet:
-    """The TrainingSet with its hash (of what trains and gates, not of the benchmark); the corpus
-    sorted by id."""
+    """The TrainingSet with its hash (of what trains and gates, not of the benchmark or the stored
+    vectors); the corpus sorted by id."""
     ordered = {oid: corpus[oid] for oid in sorted(corpus)}
     return TrainingSet(
         train=list(train),
@@ -127,6 +128,7 @@ def training_set(
         dataset_hash=dataset_hash(train, evals, ordered),
         session_count=sessions,
         benchmark=list(benchmark),
+        champion_parts=None if champion_parts is None else dict(champion_parts),
     )
 
 

@@ -29,6 +29,10 @@ FIRST_PARTS = """SELECT object_id, left(chunk, $2) AS text FROM {parts}
     WHERE object_id = ANY($1::text[]) AND part_index = 0"""
 ALL_PARTS = """SELECT object_id, left(chunk, $2) AS text FROM {parts}
     WHERE object_id = ANY($1::text[]) ORDER BY object_id, part_index"""
+# The same rows with each part's pre-feedback vector: the original where improvement moved it.
+EMBEDDED_PARTS = """SELECT p.object_id, left(p.chunk, $2) AS text, coalesce(g.vector, p.vector) AS vector
+    FROM {parts} p LEFT JOIN {originals} g ON g.object_id = p.object_id AND g.part_index = p.part_index
+    WHERE p.object_id = ANY($1::text[]) ORDER BY p.object_id, p.part_index"""
 NEAREST = """SELECT object_id FROM {objects} WHERE NOT (object_id = ANY($2::text[]))
     ORDER BY avg_vector {op} $1 LIMIT $3"""
 # Exact search (no HNSW): hard negatives should be the true neighbours, and k is small.
@@ -97,6 +101,22 @@ class PostgresFeedbackData:
         for r in rows:
             out[r["object_id"]].append(r["text"])
         return dict(out)
+
+    async def embedded_parts(
+        self, collection: Collection, object_ids: Sequence[str], max_chars: int
+    ) -> tuple[dict[str, list[str]], dict[str, Vectors]]:
+        """As `parts`, read in the same statement as each object's part vectors (rows in part order)
+        as the collection's model embedded them, before any feedback moved them."""
+        if not object_ids:
+            return {}, {}
+        ids = list(dict.fromkeys(object_ids))
+        rows = await self._pool.fetch(tables(collection).sql(EMBEDDED_PARTS), ids, max_chars)
+        texts: dict[str, list[str]] = defaultdict(list)
+        vectors: dict[str, list[Vectors]] = defaultdict(list)
+        for r in rows:
+            texts[r["object_id"]].append(r["text"])
+            vectors[r["object_id"]].append(np.asarray(r["vector"].to_numpy(), dtype=np.float32))
+        return dict(texts), {oid: np.stack(rows) for oid, rows in vectors.items()}
 
     async def nearest(
         self, collection: Collection, query_vector: Vectors, k: int, exclude: Sequence[str]

@@ -86,13 +86,38 @@ class EncodedCorpus:
     rankings are computed over. Kept with an epoch's evaluation, so scoring the same weights on more
     queries later (the benchmark) embeds only those queries, not the corpus again."""
 
-    def __init__(self, model: Any, data: TrainingSet, batch_size: int, max_seq_length: int | None) -> None:
+    def __init__(
+        self, parts: npt.NDArray[np.float32], data: TrainingSet, batch_size: int, max_seq_length: int | None
+    ) -> None:
         self.owners = [oid for oid, texts in data.corpus.items() for _ in texts]
+        if len(parts) != len(self.owners):
+            raise ValueError(f"{len(parts)} part vectors for {len(self.owners)} parts")
+        self.parts = parts
         self.max_seq_length = max_seq_length
         self.batch_size = batch_size
+
+    @classmethod
+    def embedded(
+        cls, model: Any, data: TrainingSet, batch_size: int = 64, max_seq_length: int | None = None
+    ) -> EncodedCorpus:
+        """data.corpus embedded by `model` at `max_seq_length` (when given)."""
         with _at_length(model, max_seq_length):
             texts = [text for texts in data.corpus.values() for text in texts]
-            self.parts = encode(model, texts, batch_size)
+            return cls(encode(model, texts, batch_size), data, batch_size, max_seq_length)
+
+    @classmethod
+    def stored(
+        cls, data: TrainingSet, batch_size: int = 64, max_seq_length: int | None = None
+    ) -> EncodedCorpus | None:
+        """data.corpus as the champion embedded it (data.champion_parts, normalised here as `encode`
+        normalises), or None when the set holds no such vectors for every part."""
+        stored = data.champion_parts
+        if stored is None or any(len(stored.get(oid, ())) != len(t) for oid, t in data.corpus.items()):
+            return None
+        rows = [np.asarray(stored[oid], dtype=np.float32) for oid in data.corpus]
+        parts = np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+        norms = np.linalg.norm(parts, axis=1, keepdims=True) if len(parts) else 1.0
+        return cls(parts / np.maximum(norms, 1e-12), data, batch_size, max_seq_length)
 
     def evaluate(self, model: Any, queries: Sequence[EvalQuery]) -> Evaluation:
         """`model`'s ranking of `queries` over these parts (the model must be the one that embedded
@@ -125,7 +150,7 @@ def evaluations(
 ) -> list[Evaluation]:
     """`model`'s rankings and scores on each query set, ranked over data.corpus by each object's best
     part (every part encoded once for all sets), embedding at `max_seq_length` when given."""
-    corpus = EncodedCorpus(model, data, batch_size, max_seq_length)
+    corpus = EncodedCorpus.embedded(model, data, batch_size, max_seq_length)
     return [corpus.evaluate(model, queries) for queries in sets]
 
 

@@ -69,12 +69,13 @@ class Study:
         plan = self._plan
         self._report(0, 0.0, "evaluating the champion")
         sets = [self._data.eval_queries, *([self._data.benchmark] if self._data.benchmark else [])]
-        champion_eval, *bench_champion = evaluations(
-            load_model(plan.base_model_path, plan.max_seq_length),
-            self._data,
-            sets,
-            max_seq_length=plan.eval_max_seq_length,
-        )
+        base = load_model(plan.base_model_path, plan.max_seq_length)
+        # The collection's stored vectors when the champion embedded it; else embedded here.
+        corpus = EncodedCorpus.stored(
+            self._data, max_seq_length=plan.eval_max_seq_length
+        ) or EncodedCorpus.embedded(base, self._data, max_seq_length=plan.eval_max_seq_length)
+        champion_eval, *bench_champion = [corpus.evaluate(base, queries) for queries in sets]
+        del base
         champion = champion_eval.scores
         self._best_ndcg = champion.ndcg_at_10
         self._check_cancelled()
@@ -99,8 +100,8 @@ class Study:
             self._report(plan.n_trials, 0.0, "scoring the challenger on the benchmark")
             # Over the parts the best epoch's evaluation embedded with these same weights: only the
             # benchmark's queries are embedded here (the corpus again took a minute on Cranfield).
-            corpus = best_eval.corpus or EncodedCorpus(
-                model, self._data, batch_size=64, max_seq_length=plan.eval_max_seq_length
+            corpus = best_eval.corpus or EncodedCorpus.embedded(
+                model, self._data, max_seq_length=plan.eval_max_seq_length
             )
             bench_challenger = corpus.evaluate(model, self._data.benchmark).scores
             metrics |= {

@@ -6,7 +6,10 @@ real training run is tested with jobs/training).
 
 from __future__ import annotations
 
+import asyncpg
+import numpy as np
 import pytest
+from pgvector.asyncpg import register_vector
 
 from functions.context import Context
 from functions.fine_tuning import handler
@@ -79,6 +82,11 @@ async def test_sessions_become_examples_eval_queries_and_corpus(client: Client, 
     assert queries == set(QUERIES)  # the irrelevant session's query is left out
     assert not {e.query for e in data.train} & {q.query for q in data.eval_queries}
     assert data.corpus == {oid: stored[oid] for oid in sorted(stored)}  # every part, in order
+    # The blue collection was embedded by the champion (v1): its stored vectors come along, a row a part.
+    assert data.champion_parts is not None
+    assert {oid: len(rows) for oid, rows in data.champion_parts.items()} == {
+        oid: len(parts) for oid, parts in data.corpus.items()
+    }
     for query in data.eval_queries:
         assert set(query.relevant) <= set(data.corpus)
     assert result.train_queries == len(data.train)
@@ -105,3 +113,40 @@ async def test_the_evaluation_corpus_holds_every_part_in_order(client: Client, c
     cut = await ctx.feedback.parts(blue, ["dune"], 10)
     assert cut == {"dune": [part[:10] for part in stored["dune"]]}
     assert await ctx.feedback.parts(blue, [], 10) == {}
+
+
+async def test_the_corpus_vectors_are_the_stored_ones_before_feedback(client: Client, ctx: Context) -> None:
+    """embedded_parts reads each part's vector with its text: the stored one, or its original where
+    improvement moved it (what the champion embedded, which its evaluation then need not recompute)."""
+    index = await new_index(client)
+    await upsert(client, ctx, index, GARDEN[:3])
+    blue = await ctx.collections.blue(index)
+    assert blue is not None
+    assert ctx.feedback is not None
+    ids = [item["object_id"] for item in GARDEN[:3]]
+    conn = await asyncpg.connect(ctx.config.database.url)
+    try:
+        await register_vector(conn)
+        parts, originals = f'"c_{blue.id}_parts"', f'"c_{blue.id}_originals"'
+        rows = await conn.fetch(f"SELECT object_id, vector FROM {parts} ORDER BY object_id, part_index")
+        stored = {r["object_id"]: np.asarray(r["vector"].to_numpy()) for r in rows}
+        # Feedback moved the first object's part 0: the table keeps the original, the part a new vector.
+        moved = ids[0]
+        await conn.execute(
+            f"INSERT INTO {originals} (object_id, part_index, vector) SELECT object_id, part_index, vector "
+            f"FROM {parts} WHERE object_id = $1 AND part_index = 0",
+            moved,
+        )
+        await conn.execute(f"UPDATE {parts} SET vector = $2 WHERE object_id = $1", moved, -stored[moved])
+    finally:
+        await conn.close()
+
+    texts, vectors = await ctx.feedback.embedded_parts(blue, [*reversed(ids), "missing"], 2000)
+
+    assert texts == await ctx.feedback.parts(blue, ids, 2000)
+    assert sorted(vectors) == sorted(ids)
+    for oid in ids:
+        assert vectors[oid].shape == (1, blue.dim)
+        assert vectors[oid].dtype == np.float32
+        assert np.allclose(vectors[oid][0], stored[oid])  # the moved one's original, not -original
+    assert await ctx.feedback.embedded_parts(blue, [], 10) == ({}, {})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from functions.training_records import EvalQuery, TrainingSet
-from jobs.training.evaluate import best_part_rankings, evaluations
+from jobs.training.evaluate import EncodedCorpus, best_part_rankings, evaluations
 
 AXES = {"wing": 0, "shock": 1, "heat": 2, "flutter": 3}
 
@@ -68,3 +69,32 @@ def test_the_evaluation_judges_the_ranking_search_gives() -> None:
     assert evaluation.scores.ndcg_at_10 == 1.0
     # Embedded at the serving length it was given, then back to the length it trains at.
     assert (model.encoded_at, model.max_seq_length) == ({256}, 128)
+
+
+def test_stored_champion_vectors_rank_as_embedding_the_corpus_does() -> None:
+    """The champion's stored part vectors (any scale: normalised here) stand in for embedding the
+    corpus; a set missing some part's vector falls back to embedding (None)."""
+    corpus = {"a": ["wing shock", "heat"], "b": ["flutter flutter wing"], "c": ["shock heat heat"]}
+    queries = [
+        EvalQuery(query_id="q1", query="wing flutter", relevant={"b": 1.0}),
+        EvalQuery(query_id="q2", query="heat", relevant={"c": 1.0}),
+    ]
+    model = WordModel()
+    stored = {oid: 3.0 * model.encode(texts) for oid, texts in corpus.items()}
+    data = TrainingSet(
+        train=[],
+        eval_queries=queries,
+        corpus=corpus,
+        dataset_hash="h",
+        session_count=1,
+        champion_parts=stored,
+    )
+    read = EncodedCorpus.stored(data, max_seq_length=256)
+    assert read is not None
+    embedded = EncodedCorpus.embedded(model, data, max_seq_length=256)
+    assert np.allclose(read.parts, embedded.parts)
+    assert read.owners == embedded.owners == ["a", "a", "b", "c"]
+    assert read.evaluate(model, queries).ranked == embedded.evaluate(model, queries).ranked
+    short = msgspec.structs.replace(data, champion_parts={**stored, "a": stored["a"][:1]})
+    assert EncodedCorpus.stored(short) is None
+    assert EncodedCorpus.stored(msgspec.structs.replace(data, champion_parts=None)) is None
