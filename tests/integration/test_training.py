@@ -65,6 +65,8 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert outcome.champion == evaluate(base, data)
     assert outcome.benchmark_champion == evaluate_sets(base, data, [benchmark])[0]
     best = load_model(str(outcome.model_dir), plan.eval_max_seq_length)
+    # Trained at 64 tokens, saved (so registered and served) at the serving length it was scored at.
+    assert (plan.max_seq_length, best.max_seq_length) == (64, plan.eval_max_seq_length)
     assert outcome.benchmark_challenger == evaluate_sets(best, data, [benchmark])[0]
     assert 0 < outcome.challenger.ndcg_at_10 <= 1
     assert 0 < outcome.p_value <= 1
@@ -124,6 +126,9 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert champion is not None
     assert champion[0] == "1"
     assert Path(champion[1]) / "modules.json" in files_under(Path(champion[1]))
+    # What deployment exports and the local embedder loads embeds at the length the gate scored.
+    registered = load_model(champion[1], 512)
+    assert registered.max_seq_length == plan.eval_max_seq_length
     assert await registry.champion("embedloop-nothing") is None
 
 
