@@ -89,6 +89,8 @@ class TrainingSession:
             "train_examples": len(data.train),
             "eval_queries": len(data.eval_queries),
             "corpus_size": len(data.corpus),
+            # The champion scored on the collection's stored vectors, or embedded by the task.
+            "champion_corpus": "stored" if data.champion_parts is not None else "embedded",
         }
         self.log_params(self.run_id, params)
 

@@ -98,6 +98,7 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert parent.info.status == trial.info.status == "FINISHED"
     assert parent.data.tags["task_id"] == "task-tiny"
     assert parent.data.tags["index"] == "synthetic"
+    assert parent.data.params["champion_corpus"] == "embedded"  # the synthetic set holds no stored vectors
     assert parent.data.metrics["champion_ndcg_at_10"] == pytest.approx(outcome.champion.ndcg_at_10)
     assert parent.data.metrics["gate_p_value"] == pytest.approx(outcome.p_value)
     assert outcome.benchmark_challenger is not None
