@@ -141,6 +141,10 @@ class Study:
         def on_epoch(epoch: int, model: Any) -> bool:
             self._report(trial.number, done[0], f"evaluating epoch {epoch}")
             length = self._plan.eval_max_seq_length
+            # Only the last epoch's parts can serve the benchmark: drop the earlier epoch's (on a
+            # 50,000-object corpus they are ~100 MB of vectors).
+            if scores:
+                scores[-1].corpus = None
             scores.append(evaluations(model, self._data, [self._data.eval_queries], max_seq_length=length)[0])
             self._session.log_metrics(run_id, scores_metrics("", scores[-1].scores), step=epoch)
             trial.report(scores[-1].scores.ndcg_at_10, epoch)
