@@ -116,7 +116,7 @@ class PostgresFeedbackData:
         for r in rows:
             texts[r["object_id"]].append(r["text"])
             vectors[r["object_id"]].append(np.asarray(r["vector"].to_numpy(), dtype=np.float32))
-        return dict(texts), {oid: np.stack(rows) for oid, rows in vectors.items()}
+        return dict(texts), {oid: np.stack(each) for oid, each in vectors.items()}
 
     async def nearest(
         self, collection: Collection, query_vector: Vectors, k: int, exclude: Sequence[str]
