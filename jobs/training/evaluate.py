@@ -101,7 +101,7 @@ class EncodedCorpus:
         cls, model: Any, data: TrainingSet, batch_size: int = 64, max_seq_length: int | None = None
     ) -> EncodedCorpus:
         """data.corpus embedded by `model` at `max_seq_length` (when given)."""
-        with _at_length(model, max_seq_length):
+        with at_length(model, max_seq_length):
             texts = [text for texts in data.corpus.values() for text in texts]
             return cls(encode(model, texts, batch_size), data, batch_size, max_seq_length)
 
@@ -122,16 +122,16 @@ class EncodedCorpus:
     def evaluate(self, model: Any, queries: Sequence[EvalQuery]) -> Evaluation:
         """`model`'s ranking of `queries` over these parts (the model must be the one that embedded
         them) and its scores."""
-        with _at_length(model, self.max_seq_length):
+        with at_length(model, self.max_seq_length):
             vectors = encode(model, [q.query for q in queries], self.batch_size)
         ranked = best_part_rankings(vectors, self.parts, self.owners, K_RANKED)
         return Evaluation(queries, {q.query_id: r for q, r in zip(queries, ranked, strict=True)}, self)
 
 
 @contextmanager
-def _at_length(model: Any, max_seq_length: int | None) -> Iterator[None]:
-    """Embed at `max_seq_length` (the serving length; a preset may train shorter) when given; the
-    model's own length is restored after."""
+def at_length(model: Any, max_seq_length: int | None) -> Iterator[None]:
+    """Embed (or save) at `max_seq_length` (the serving length; a preset may train shorter) when
+    given; the model's own length is restored after."""
     trained_at = model.max_seq_length
     if max_seq_length is not None:
         model.max_seq_length = max_seq_length

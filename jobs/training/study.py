@@ -15,7 +15,7 @@ from functions.errors import TaskCancelled
 from functions.ports import TrainingReporter
 from functions.training_records import ModelScores, SearchSpace, TrainingOutcome, TrainingPlan, TrainingSet
 from jobs.stores.mlflow_registry import TrainingSession, scores_metrics
-from jobs.training.evaluate import EncodedCorpus, Evaluation, evaluations
+from jobs.training.evaluate import EncodedCorpus, Evaluation, at_length, evaluations
 from jobs.training.trainer import StudyCallback, load_model, train, triplets
 
 
@@ -192,12 +192,8 @@ class Study:
         # length it was evaluated at, not the shorter one a preset may train at: a `tiny` challenger
         # saved at 128 tokens served at 128 and scored 0.3985 on the Cranfield test qrels against the
         # 0.4038 its gate measured at 256.
-        trained_at = model.max_seq_length
-        model.max_seq_length = self._plan.eval_max_seq_length
-        try:
+        with at_length(model, self._plan.eval_max_seq_length):
             model.save(str(target))
-        finally:
-            model.max_seq_length = trained_at
         if self._best is not None:
             shutil.rmtree(self._best[1], ignore_errors=True)
         self._best = (value, str(target), scores, params)
