@@ -116,7 +116,7 @@ class EncodedCorpus:
             return None
         rows = [np.asarray(stored[oid], dtype=np.float32) for oid in data.corpus]
         parts = np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
-        norms = np.linalg.norm(parts, axis=1, keepdims=True) if len(parts) else 1.0
+        norms = np.linalg.norm(parts, axis=1, keepdims=True)
         return cls(parts / np.maximum(norms, 1e-12), data, batch_size, max_seq_length)
 
     def evaluate(self, model: Any, queries: Sequence[EvalQuery]) -> Evaluation:
