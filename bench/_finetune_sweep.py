@@ -1,10 +1,11 @@
 """Offline fine-tuning sweep: simulated clicks → the product's pairs → training → TEST nDCG@10.
 
 `python bench/_finetune_sweep.py [--dataset DIR] [--model DIR] [--grid grid.json] [--seeds 1 2 3] [--jobs N]
-    [--device cuda|cpu] [--out DIR] [--analyse] [--max-queries N] [--threads N]`
+    [--device cuda|cpu] [--out DIR] [--analyse] [--max-queries N] [--threads N] [--chunk-tokens N]`
 
-No Postgres, Redis or MLflow: the corpus is chunked as upsert chunks it (200 tokens, 32 overlap), the train
-queries are ranked by exact best-part cosine with the base model (what /search/similar returns before any
+No Postgres, Redis or MLflow: the corpus is chunked as upsert chunks it (200 tokens, 32 overlap;
+`--chunk-tokens N` another size, capped at the model window as upsert caps it), the train queries are
+ranked by exact best-part cosine with the base model (what /search/similar returns before any
 improvement), users click through scripts/click_model.py, sessions become per-query feedback through
 functions/fine_tuning (merge_sessions, split_by_query, negatives_for, logic.example) and rows through
 jobs/training/trainer.triplets; the product's `train()` runs the mnrl / cached_mnrl losses. Each (config,
@@ -208,8 +209,10 @@ class Prep:
         cache: Path,
         max_queries: int | None,
         max_docs: int | None,
+        chunk_tokens: int = CHUNK_TOKENS,
     ) -> None:
-        cache = cache / f"q{max_queries or 'all'}-d{max_docs or 'all'}"
+        suffix = "" if chunk_tokens == CHUNK_TOKENS else f"-c{chunk_tokens}"
+        cache = cache / f"q{max_queries or 'all'}-d{max_docs or 'all'}{suffix}"
         self.train_q, self.train_qrels = load_beir(folder, "train")
         self.test_q, self.test_qrels = load_beir(folder, "test")
         if max_queries:
@@ -247,7 +250,7 @@ class Prep:
             self.chunks, self.owners = [], []
             for oid, text in self.texts.items():
                 for chunk in split_text(
-                    model.tokenizer, text, CHUNK_TOKENS, CHUNK_OVERLAP, model.max_seq_length
+                    model.tokenizer, text, chunk_tokens, CHUNK_OVERLAP, model.max_seq_length
                 ):
                     self.chunks.append(chunk)
                     self.owners.append(oid)
@@ -600,6 +603,7 @@ def run_one(cfg: dict[str, Any], seed: int, ctx: dict[str, Any]) -> dict[str, An
         Path(ctx["cache"]),
         ctx["max_queries"],
         ctx["max_docs"],
+        ctx.get("chunk_tokens", CHUNK_TOKENS),
     )
     fbs, key_qid = feedback_of(prep, cfg, seed)
     train_fb, eval_fb = split_by_query(fbs, cfg["eval_fraction"], seed)
@@ -732,6 +736,12 @@ def main() -> None:
         "--max-docs", type=int, default=None, help="corpus: judged objects of the kept queries + N"
     )
     p.add_argument("--analyse", action="store_true", help="coverage figures of each config; no training")
+    p.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=CHUNK_TOKENS,
+        help=f"upsertion.chunk_max_tokens (default {CHUNK_TOKENS}; capped at the model's window)",
+    )
     a = p.parse_args()
     if not a.grid and a.max_queries is None:  # the no-argument default (make bench): a minutes-long check
         a.max_queries, a.max_docs = 8, 100
@@ -749,10 +759,11 @@ def main() -> None:
         "max_queries": a.max_queries,
         "max_docs": a.max_docs,
         "threads": a.threads,
+        "chunk_tokens": a.chunk_tokens,
     }
     stub_mlflow()
     prep = Prep(
-        Path(a.dataset), a.model, a.device, Path(ctx["cache"]), a.max_queries, a.max_docs
+        Path(a.dataset), a.model, a.device, Path(ctx["cache"]), a.max_queries, a.max_docs, a.chunk_tokens
     )  # warms the cache
     print(
         f"prep: {len(prep.chunks)} chunks of {len(prep.objects)} objects; "
