@@ -649,6 +649,7 @@ def run_one(cfg: dict[str, Any], seed: int, ctx: dict[str, Any]) -> dict[str, An
         "base": base,
         "tuned": tuned,
         "gain_pct": 100 * (tuned - base) / base,
+        "chunk_tokens": ctx.get("chunk_tokens", CHUNK_TOKENS),  # results.jsonl is appended across sizes
         "per_epoch": epochs,
         "train_queries": len(train_fb),
         "eval_queries": len(eval_fb),
