@@ -603,7 +603,7 @@ def run_one(cfg: dict[str, Any], seed: int, ctx: dict[str, Any]) -> dict[str, An
         Path(ctx["cache"]),
         ctx["max_queries"],
         ctx["max_docs"],
-        ctx.get("chunk_tokens", CHUNK_TOKENS),
+        ctx["chunk_tokens"],
     )
     fbs, key_qid = feedback_of(prep, cfg, seed)
     train_fb, eval_fb = split_by_query(fbs, cfg["eval_fraction"], seed)
@@ -649,7 +649,7 @@ def run_one(cfg: dict[str, Any], seed: int, ctx: dict[str, Any]) -> dict[str, An
         "base": base,
         "tuned": tuned,
         "gain_pct": 100 * (tuned - base) / base,
-        "chunk_tokens": ctx.get("chunk_tokens", CHUNK_TOKENS),  # results.jsonl is appended across sizes
+        "chunk_tokens": ctx["chunk_tokens"],  # results.jsonl is appended across sizes
         "per_epoch": epochs,
         "train_queries": len(train_fb),
         "eval_queries": len(eval_fb),
