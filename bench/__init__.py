@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from jobs.bootstrap import ROOT, load_config
 from jobs.envfile import load_env_file
 from jobs.stores.postgres import MIN_PGVECTOR
-from scripts.service_postgres import ensure_database, with_database
+from scripts.services.postgres import ensure_database, with_database
 
 BENCH_DATABASE = "embedloop_bench"
 # the test suite uses 15, `make up` and the demo 0; BENCH_REDIS_DB keeps two benches apart
 BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
-CRANFIELD = ROOT.parent / "shared" / "data" / "cranfield"
 LOG_DIR = ROOT / ".data" / "logs" / "bench"
 PASSED_ON = ("DATABASE_URL", "REDIS_URL", "EMBEDLOOP_ADMIN_KEYS", "EMBEDLOOP_WEBHOOK_SECRET")
 
@@ -36,12 +34,6 @@ def bench_environment() -> tuple[dict[str, str], str]:
     os.environ.update(DATABASE_URL=url, REDIS_URL=redis)
     config = load_config()  # env=local: generates the admin key on first use
     return {k: os.environ[k] for k in PASSED_ON if k in os.environ}, config.api.admin_keys[0]
-
-
-def dataset_or_none(folder: str | None) -> Path | None:
-    """The BEIR folder asked for, else Cranfield where design.md puts it; None when neither exists."""
-    path = Path(folder) if folder else CRANFIELD
-    return path.resolve() if (path / "corpus.jsonl").is_file() else None
 
 
 def ms_percentiles(seconds: Sequence[float]) -> tuple[float, float, float]:

@@ -32,9 +32,10 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench import LOG_DIR, bench_environment, dataset_or_none, print_table
-from scripts import beir, sample_catalog
-from scripts.stack import running_stack
+from bench import LOG_DIR, bench_environment, print_table
+from scripts.services.stack import running_stack
+from sim import beir, sample_catalog
+from sim.corpus import dataset_or_none
 
 TERMINAL = ("done", "failed", "cancelled")
 

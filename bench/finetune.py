@@ -20,7 +20,6 @@ standard deviation, is printed just before them); `finetune_minutes` is a task's
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -34,16 +33,16 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from bench import LOG_DIR, ROOT, bench_environment, dataset_or_none, print_table
-from functions.upsertion.logic import render
+from bench import LOG_DIR, ROOT, bench_environment, print_table
 from jobs.bootstrap import load_config
-from jobs.stores.local_embedder import LocalEmbedder, resolve_model_path
-from scripts import beir
-from scripts.api_client import Api
-from scripts.ir_metrics import exact_best_part, mean_ndcg
-from scripts.sample_catalog import Catalog
+from jobs.embedding.model_paths import resolve_model_path
+from scripts.lifecycle.api_client import Api
+from scripts.services.stack import running_stack
 from scripts.simulate_clicks import simulate, wait_applied
-from scripts.stack import running_stack
+from sim import beir
+from sim.corpus import chunks_of, dataset_or_none
+from sim.ir_metrics import exact_best_part, mean_ndcg
+from sim.sample_catalog import Catalog
 
 CLICKS = ROOT / "conf" / "scripts" / "simulate_clicks.yaml"
 
@@ -72,25 +71,6 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def chunks_of(items: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """Every item's chunks as the upsert task makes them, and the object each chunk belongs to."""
-    config = load_config()
-    embedder = LocalEmbedder(config.model, config.embedder)
-
-    async def split_all() -> tuple[list[str], list[str]]:
-        texts, owners = [], []
-        for item in items:
-            text = render(item["content"], None, None)
-            for chunk in await embedder.split(
-                text, config.upsertion.chunk_max_tokens, config.upsertion.chunk_overlap_tokens
-            ):
-                texts.append(chunk)
-                owners.append(str(item["object_id"]))
-        return texts, owners
-
-    return asyncio.run(split_all())
-
-
 def test_ndcg(model_path: str, chunks: list[str], owners: list[str], test: Catalog, threads: int) -> float:
     """Mean nDCG@10 of the test queries by exact best-part search with the model at `model_path`."""
     import torch
@@ -112,7 +92,7 @@ def tuned_model(name: str, version: str, dst: str) -> str:
     """A local copy of the registered version's sentence-transformers folder."""
     import mlflow.artifacts
 
-    from jobs.stores.mlflow_registry import MODEL_SUBDIR
+    from jobs.stores.mlflow_tracking import MODEL_SUBDIR
 
     uri = load_config().mlflow.tracking_uri
     path = mlflow.artifacts.download_artifacts(

@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from bench import dataset_or_none, ms_percentiles, print_table
+from bench import ms_percentiles, print_table
 from jobs.bootstrap import load_config
+from jobs.embedding.model_paths import resolve_model_path
 from jobs.envfile import load_env_file
-from jobs.stores.local_embedder import resolve_model_path
-from jobs.stores.triton_server import TritonModelServer
 from jobs.triton.parity_texts import parity_texts
+from jobs.triton.server import TritonModelServer
+from sim.corpus import dataset_or_none
 
 MODEL, VERSION = "bench-inference", 1
 ROOT = Path(__file__).resolve().parents[1]

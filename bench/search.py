@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from pgvector.asyncpg import register_vector
 
-from bench import LOG_DIR, bench_environment, dataset_or_none, ms_percentiles, print_table
+from bench import LOG_DIR, bench_environment, ms_percentiles, print_table
 from functions.context import Context
 from functions.records import Collection, NewCollection, ObjectWrite
 from functions.search import handler
@@ -43,9 +43,10 @@ from functions.search.messages import SearchRequest
 from functions.upsertion.logic import content_hash
 from jobs.bootstrap import build_context, close_context, load_config
 from jobs.stores.vector_schema import create_tables, tables
-from scripts import beir
-from scripts.ir_metrics import recall_at_k
-from scripts.stack import running_stack
+from scripts.services.stack import running_stack
+from sim import beir
+from sim.corpus import dataset_or_none
+from sim.ir_metrics import recall_at_k
 
 Array = npt.NDArray[np.float32]
 INDEX = "bench_search_100k"

@@ -32,15 +32,16 @@ from typing import Any
 import httpx
 import msgspec
 
-from bench import LOG_DIR, bench_environment, dataset_or_none, print_table
+from bench import LOG_DIR, bench_environment, print_table
 from functions.upsertion import handler, indexes
 from functions.upsertion.logic import render
 from functions.upsertion.messages import CreateIndexRequest, UpsertItem, UpsertRequest
 from functions.upsertion.parts import write_groups
 from jobs.bootstrap import build_context, close_context, load_config
 from jobs.stores.local_embedder import LocalEmbedder
-from scripts import beir, sample_catalog
-from scripts.stack import running_stack
+from scripts.services.stack import running_stack
+from sim import beir, sample_catalog
+from sim.corpus import dataset_or_none
 
 
 def arguments() -> argparse.Namespace:

@@ -51,9 +51,9 @@ EMBEDDERS = {
 # Processes that fine-tune (the gpu pool; scripts/finetune builds the same role): only they import the
 # training code (torch, sentence-transformers' trainer, Optuna, MLflow).
 TRAINING_ROLES = frozenset({"worker-gpu"})
-TRAINING = "jobs.training.trainer:build_trainer"
+TRAINING = "jobs.training.adapter:build_trainer"
 # How each backend serves the fine-tuned versions of a collection (jobs/stores/embedders.py).
-MODEL_SERVER = "jobs.stores.triton_server:TritonModelServer"
+MODEL_SERVER = "jobs.triton.server:TritonModelServer"
 VERSION_EMBEDDERS = {
     "local": "jobs.stores.embedders:local_factory",
     "triton": "jobs.stores.embedders:triton_factory",

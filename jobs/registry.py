@@ -58,8 +58,8 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "improvement.replay",
-            "functions.improvement.replay:replay_job",
-            "functions.session_replay:ReplayRequest",
+            "functions.feedback.session_replay:replay_job",
+            "functions.feedback.session_replay:ReplayRequest",
             "cpu",
         ),
         JobSpec(

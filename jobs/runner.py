@@ -13,8 +13,8 @@ from arq import Retry
 
 from functions.context import Context
 from functions.errors import DomainError, PermanentFailure, TaskCancelled, TaskWaiting
+from functions.records import Task, TaskError
 from functions.tasks.logic import backoff_s, tail
-from functions.tasks.messages import Task, TaskError
 from jobs.progress import TaskProgress
 from jobs.registry import JobSpec
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from functions.fine_tuning import handler
 from functions.fine_tuning.messages import FineTuningRequest, FineTuningResult
 from jobs.bootstrap import build_context, close_context, load_config
-from scripts import beir
+from sim import beir
 
 
 class BarProgress:

@@ -17,9 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from functions.context import Context
+from functions.records import Task
 from functions.reindex import handler
 from functions.reindex.messages import ReindexSubmission
-from functions.tasks.messages import Task
 from jobs.bootstrap import build_context, close_context, load_config
 from jobs.worker import build_worker
 

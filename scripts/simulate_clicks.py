@@ -2,7 +2,7 @@
 
 For each query of a catalog (a BEIR split, or the built-in sample catalog) and each of
 `users_per_query` users: `POST /search/similar` with the user's id → `POST /clickstream/sessions
-{search_id}` → the click model's events (scripts/click_model.py) → `POST .../close`, which submits the
+{search_id}` → the click model's events (sim/click_model.py) → `POST .../close`, which submits the
 session's improvement task. Sessions run `concurrency` at a time, user 0 over every query first.
 
 Determinism: a session's clicks come from its own stream, seeded by (seed, query, user), applied to the
@@ -31,15 +31,15 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from jobs.bootstrap import ROOT, load_config
-from scripts import beir, sample_catalog
-from scripts.api_client import Api
-from scripts.click_model import ClickModel, SimEvent, sample_session, session_rng
-from scripts.ir_metrics import mean_ndcg
-from scripts.stack import running_stack
+from scripts.lifecycle.api_client import Api
+from scripts.services.stack import running_stack
+from sim import beir, sample_catalog
+from sim.click_model import ClickModel, SimEvent, sample_session, session_rng
+from sim.ir_metrics import mean_ndcg
 
 
 class Caller(Protocol):
-    """What the simulator needs of a client: scripts.api_client.Api, or an in-process adapter."""
+    """What the simulator needs of a client: scripts.lifecycle.api_client.Api, or an in-process adapter."""
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any: ...
 

@@ -22,7 +22,7 @@ from functions.clickstream.messages import (
     SessionPage,
 )
 from functions.clickstream.ubi_messages import UbiExport, UbiImport, UbiImportResult
-from functions.sessions import SessionFilter
+from functions.records import SessionFilter
 
 Limit = Annotated[int | None, QueryParameter(ge=1)]
 

@@ -12,8 +12,9 @@ from app.deps import Ctx
 from functions.errors import NotFound
 from functions.fine_tuning import handler
 from functions.fine_tuning.messages import FineTuningSubmission
+from functions.records import Task, TaskQuery, TaskStatus
 from functions.tasks import handler as tasks
-from functions.tasks.messages import Accepted, Task, TaskPage, TaskQuery, TaskStatus
+from functions.tasks.messages import Accepted, TaskPage
 
 
 @post("/", status_code=202)

@@ -9,10 +9,11 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from app.auth import require
 from app.deps import Ctx
+from functions.records import Task, TaskQuery, TaskStatus
 from functions.reindex import handler
 from functions.reindex.messages import CleanupResult, ReindexSubmission, SwitchResult
 from functions.tasks import handler as tasks
-from functions.tasks.messages import Accepted, Task, TaskPage, TaskQuery, TaskStatus
+from functions.tasks.messages import Accepted, TaskPage
 
 
 @post("/reindex/tasks", status_code=202)

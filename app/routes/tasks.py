@@ -9,8 +9,9 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from app.auth import require
 from app.deps import Ctx
+from functions.records import Task, TaskQuery, TaskStatus
 from functions.tasks import handler
-from functions.tasks.messages import Accepted, Task, TaskPage, TaskQuery, TaskStatus
+from functions.tasks.messages import Accepted, TaskPage
 
 
 @get("/{task_id:str}")

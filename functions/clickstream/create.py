@@ -8,7 +8,7 @@ from functions.clickstream.logic import shown_items, shown_list
 from functions.clickstream.messages import CreateSession, Session
 from functions.context import Context
 from functions.errors import Conflict, InvalidInput, NotFound
-from functions.sessions import NewSession, StoredSession
+from functions.records import NewSession, StoredSession
 from functions.tasks.logic import is_uuid
 
 

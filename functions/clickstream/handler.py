@@ -22,9 +22,8 @@ from functions.clickstream.messages import (
 )
 from functions.context import Context
 from functions.errors import InvalidInput, NotFound
-from functions.sessions import SessionFilter, StoredSession
+from functions.records import NewTask, SessionFilter, StoredSession
 from functions.tasks import handler as tasks
-from functions.tasks.messages import NewTask
 
 # The improvement stage's job; named here by its kind, so this stage never imports that one.
 IMPROVEMENT_JOB = "improvement.apply"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from functions.clickstream.messages import Event, EventError, EventResult, ShownItem
 from functions.errors import InvalidInput
-from functions.sessions import StoredEvent, StoredSession
+from functions.records import StoredEvent, StoredSession
 
 
 def aware(moment: datetime) -> datetime:

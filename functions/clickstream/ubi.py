@@ -19,7 +19,7 @@ import msgspec
 from functions.clickstream.logic import aware
 from functions.clickstream.messages import Event, EventError, Session
 from functions.clickstream.ubi_messages import UbiEvent, UbiQuery, UbiTime
-from functions.sessions import StoredEvent
+from functions.records import StoredEvent
 
 SESSION_ID = re.compile(r"^[\x21-\x2e\x30-\x7e]{1,200}$")
 AT = re.compile(r"at `\$\.(\w+)")  # the field msgspec names in a ValidationError

@@ -17,8 +17,7 @@ from functions.clickstream.ubi_messages import (
 )
 from functions.context import Context
 from functions.errors import InvalidInput, Unavailable
-from functions.records import Collection
-from functions.sessions import NewSession, SessionFilter
+from functions.records import Collection, NewSession, SessionFilter
 
 
 async def import_ubi(req: UbiImport, ctx: Context) -> UbiImportResult:

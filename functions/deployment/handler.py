@@ -15,10 +15,11 @@ import msgspec
 from functions.context import Context
 from functions.deployment import logic
 from functions.deployment.messages import DeploymentList, DeployRequest, DeployResult, DeploySubmission
-from functions.deployment_ports import Deployment, DeploymentStore, ModelServer
 from functions.errors import Conflict, NotFound, PermanentFailure, Unavailable
+from functions.ports import DeploymentStore, ModelServer
+from functions.records import Deployment, NewTask
 from functions.tasks import handler as tasks
-from functions.tasks.messages import Accepted, NewTask
+from functions.tasks.messages import Accepted
 
 DEPLOY_KIND = "deployment.deploy"
 UNDEPLOY_KIND = "deployment.undeploy"

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta
 
-from functions.deployment_ports import Deployment
+from functions.records import Deployment
 from functions.structs import Struct
 from functions.tasks.messages import CallbackUrl, IdempotencyKey
 

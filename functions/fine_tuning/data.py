@@ -12,13 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from functions.config import AppConfig, FineTuningPreset
-from functions.feedback_records import FeedbackSession, SessionWindow
 from functions.fine_tuning import logic
 from functions.fine_tuning.messages import FineTuningRequest
 from functions.fine_tuning.pairs import QueryFeedback, negatives_for
 from functions.ports import FeedbackDataStore, Progress
-from functions.records import Collection
-from functions.training_records import EvalQuery, Example, TrainingSet
+from functions.records import Collection, EvalQuery, Example, FeedbackSession, SessionWindow, TrainingSet
 
 
 async def read_sessions(

@@ -19,9 +19,9 @@ from functions.fine_tuning.messages import (
 from functions.fine_tuning.pairs import merge_sessions, usable_sessions
 from functions.fine_tuning.reporting import bridged
 from functions.fine_tuning.split import split_by_query
+from functions.records import NewTask, TrainingOutcome
 from functions.tasks import handler as tasks
-from functions.tasks.messages import Accepted, NewTask
-from functions.training_records import TrainingOutcome
+from functions.tasks.messages import Accepted
 
 RUN_KIND = "fine_tuning.run"
 

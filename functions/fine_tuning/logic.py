@@ -11,11 +11,11 @@ import msgspec
 
 from functions.config import AppConfig, FineTuningPreset
 from functions.errors import InvalidInput
-from functions.event_weights import EventWeighing as Weighing
+from functions.feedback.event_weights import EventWeighing as Weighing
 from functions.fine_tuning.messages import Benchmark
 from functions.fine_tuning.pairs import Policy, QueryFeedback
 from functions.fine_tuning.split import query_id
-from functions.training_records import EvalQuery, Example, TrainingPlan, TrainingSet
+from functions.records import EvalQuery, Example, TrainingPlan, TrainingSet
 
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
 _UNKNOWN = re.compile(r"unknown field `([^`]*)`")

@@ -7,10 +7,9 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
-from functions.records import IndexName
+from functions.records import IndexName, ModelScores
 from functions.structs import Struct
 from functions.tasks.messages import CallbackUrl, IdempotencyKey
-from functions.training_records import ModelScores
 
 PresetName = Literal["tiny", "small", "default"]
 Seed = Annotated[int, Meta(ge=0, le=2**31 - 1)]

@@ -15,13 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from functions.config import NegativesMode, Weighting
-from functions.event_weights import EventWeighing as Weighing
-from functions.event_weights import dwell_factor
-from functions.feedback_records import FeedbackSession
-from functions.ports import Vectors
+from functions.feedback.event_weights import EventWeighing as Weighing
+from functions.feedback.event_weights import dwell_factor
+from functions.records import FeedbackSession, Vectors
 
 # ips divides by at least one examination: a result shown rarely or deep (or clicked off the shown
-# list) would otherwise be inflated by one lucky click (the sweep's bench/_finetune_sweep.py rule).
+# list) would otherwise be inflated by one lucky click (see docs/fine-tuning.md).
 MIN_EXAMINATIONS = 1.0
 
 

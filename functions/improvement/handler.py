@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from functions import session_replay
-from functions import vector_moves as logic
 from functions.context import Context
 from functions.errors import InvalidInput, NotFound
-from functions.event_weights import feedback_rules
+from functions.feedback import session_replay
+from functions.feedback import vector_moves as logic
+from functions.feedback.event_weights import feedback_rules
 from functions.improvement.messages import (
     MAX_SESSIONS,
     ApplyRequest,
@@ -20,9 +20,8 @@ from functions.improvement.messages import (
     ResetRequest,
     ResetResult,
 )
-from functions.records import Collection, SessionFeedback
+from functions.records import Collection, NewTask, SessionFeedback
 from functions.tasks.handler import submit
-from functions.tasks.messages import NewTask
 
 APPLY_KIND = "improvement.apply"
 

@@ -7,12 +7,10 @@ import numpy as np
 
 from functions.context import Context
 from functions.errors import DomainError, PermanentFailure, TaskCancelled
-from functions.records import Collection
+from functions.records import Collection, EmbeddedRow, SourceRow, TaskError
 from functions.reindex import logic
 from functions.reindex.messages import BatchRequest, BatchResult
 from functions.reindex.parent import advance, stores
-from functions.reindex_ports import EmbeddedRow, SourceRow
-from functions.tasks.messages import TaskError
 
 # Objects whose source changed between read and write are read and embedded again this many times;
 # what still races past is left to the reconcile pass.

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from functions import session_replay as improvement
 from functions.context import Context
 from functions.errors import DomainError, PermanentFailure, TaskCancelled
+from functions.feedback import session_replay as improvement
+from functions.records import Task
 from functions.reindex import logic, switch, verify
 from functions.reindex.messages import FinishRequest, ReindexResult
 from functions.reindex.parent import Lease, end, request_of, stores
 from functions.tasks.logic import is_terminal
-from functions.tasks.messages import Task
 
 
 async def finish(req: FinishRequest, ctx: Context) -> ReindexResult | None:

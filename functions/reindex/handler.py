@@ -7,6 +7,7 @@ import msgspec
 
 from functions.context import Context
 from functions.errors import Conflict, NotFound
+from functions.records import NewTask, Task
 from functions.reindex.batch import run_batch as run_batch
 from functions.reindex.finish import finish as finish
 from functions.reindex.messages import ReindexSubmission
@@ -20,7 +21,7 @@ from functions.reindex.switch import rollback as rollback
 from functions.reindex.switch import switch_job as switch_job
 from functions.reindex.switch import switch_to as switch_to
 from functions.tasks import handler as tasks
-from functions.tasks.messages import Accepted, NewTask, Task
+from functions.tasks.messages import Accepted
 
 
 def _busy(index: str, holder: str) -> Conflict:

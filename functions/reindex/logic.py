@@ -9,7 +9,7 @@ from datetime import datetime
 
 import numpy as np
 
-from functions.reindex_ports import WRITING_STATES, BatchRow, ReindexRun, RunState, Vectors
+from functions.records import WRITING_STATES, BatchRow, ReindexRun, RunState, Vectors
 
 Range = tuple[str | None, str | None]
 FAILED_SUBTASK = frozenset({"failed", "cancelled"})

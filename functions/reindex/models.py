@@ -11,11 +11,10 @@ import msgspec
 
 from functions.context import Context
 from functions.errors import InvalidInput, NotFound, PermanentFailure, Unavailable
-from functions.records import Collection, NewCollection
+from functions.records import Collection, NewCollection, NewTask
 from functions.reindex import logic
 from functions.tasks import handler as tasks
 from functions.tasks.logic import is_terminal
-from functions.tasks.messages import NewTask
 
 DEPLOY_KIND = "deployment.deploy"
 UNDEPLOY_KIND = "deployment.undeploy"

@@ -15,12 +15,12 @@ import msgspec
 
 from functions.context import Context
 from functions.errors import Conflict, PermanentFailure
+from functions.ports import ReindexData, ReindexStore
+from functions.records import NewTask, Task, TaskError
 from functions.reindex import logic
 from functions.reindex.messages import ReindexRequest
-from functions.reindex_ports import ReindexData, ReindexStore
 from functions.tasks import handler as tasks
 from functions.tasks.logic import eta_s, is_terminal, percent
-from functions.tasks.messages import NewTask, Task, TaskError
 
 BATCH_KIND = "reindex.batch"
 FINISH_KIND = "reindex.finish"

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from functions.context import Context
 from functions.errors import DomainError, NotFound, PermanentFailure, TaskCancelled, TaskWaiting
-from functions.records import Collection
+from functions.records import Collection, ReindexRun
 from functions.reindex import logic, models
 from functions.reindex.messages import ReindexRequest, ReindexResult
 from functions.reindex.parent import BATCH_KIND as BATCH_KIND
 from functions.reindex.parent import Lease, advance, stop, stores
-from functions.reindex_ports import ReindexRun
 
 RUN_KIND = "reindex.run"
 

@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 
 from functions.context import Context
 from functions.errors import Conflict, NotFound
-from functions.records import Collection, Index
+from functions.feedback.session_replay import REPLAY_KIND
+from functions.records import Collection, Index, NewTask
 from functions.reindex import logic
 from functions.reindex.messages import CleanupResult, Kept, SwitchRequest, SwitchResult
 from functions.reindex.models import UNDEPLOY_KIND
 from functions.reindex.parent import stores
-from functions.session_replay import REPLAY_KIND
 from functions.tasks import handler as tasks
-from functions.tasks.messages import NewTask
 
 CHAMPION = "champion"
 

@@ -16,10 +16,9 @@ from typing import TypeVar
 
 from functions.context import Context
 from functions.errors import NotFound, Unavailable
-from functions.ports import CollectionReader, StaleCollection, Vectors
-from functions.records import Collection, SearchRecord
+from functions.ports import CollectionReader, StaleCollection
+from functions.records import Collection, SearchRecord, Vectors
 from functions.search import logic
-from functions.search.filter_sql import Where
 from functions.search.messages import Hit, SearchRequest, SearchResult
 
 
@@ -99,7 +98,7 @@ async def _by_best_part(
     With `user_id`, objects that user has personal vectors for rank by those instead."""
     needed = req.offset + limit
     k = logic.first_candidates(needed)
-    where = Where(req.filter)
+    where = req.filter
     personal = [] if user_id is None else await reader.personal_parts(user_id, vector, where)
     while True:
         found = await reader.nearest_parts(vector, k, where)
@@ -132,7 +131,7 @@ async def _by_average(
     user_id: str | None,
 ) -> list[Hit]:
     """Nearest objects by their normalised mean part vector."""
-    where = Where(req.filter)
+    where = req.filter
     mine = []
     if user_id is not None:
         mine = await reader.personal_objects(user_id, vector, req.include_payload, where)

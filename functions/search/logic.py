@@ -8,9 +8,7 @@ import numpy as np
 
 from functions.config import SearchConfig
 from functions.errors import InvalidInput
-from functions.ports import Vectors
-from functions.records import Metric, ObjectHit, PartHit
-from functions.search import filters
+from functions.records import Metric, ObjectHit, PartHit, Vectors, filters
 from functions.search.messages import PayloadSearchRequest, SearchRequest
 
 # Parts fetched per wanted object at first: objects with several near parts use up candidates.

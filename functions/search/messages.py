@@ -6,8 +6,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta
 
-from functions.records import IndexName
-from functions.search.filters import Filter, PayloadPath
+from functions.records import Filter, IndexName, Sort
 from functions.structs import Struct
 
 SearchMode = Literal["best_part", "average"]
@@ -51,14 +50,6 @@ class SearchResult(Struct, frozen=True, kw_only=True):
     index: str
     collection_id: str
     hits: list[Hit]
-
-
-class Sort(Struct, frozen=True, kw_only=True):
-    """Order by the payload value at `path` (jsonb order: numbers numerically; objects without the
-    key come last in both directions); ties, and every page boundary, break by object_id."""
-
-    path: PayloadPath
-    order: Literal["asc", "desc"] = "asc"
 
 
 class PayloadSearchRequest(Struct, frozen=True, kw_only=True):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functions.context import Context
 from functions.errors import Conflict, InvalidInput, NotFound
+from functions.records import NewTask, Task, TaskQuery
 from functions.tasks.logic import can_restart, fingerprint, is_terminal, is_uuid
-from functions.tasks.messages import Accepted, NewTask, Task, TaskPage, TaskQuery
+from functions.tasks.messages import Accepted, TaskPage
 from functions.webhooks.logic import validate_callback_url
 
 

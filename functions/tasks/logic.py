@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from functions.tasks.messages import TERMINAL, Task
+from functions.records import TERMINAL, Task
 
 
 def fingerprint(kind: str, request: dict[str, Any]) -> str:

@@ -1,72 +1,22 @@
-"""Task messages: what the API returns for a task and what callers send to act on one."""
+"""Task messages: request field types, a page of tasks and the answer to an accepted request (a task
+itself is a record, functions/records/tasks.py, which the API returns as it is)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from msgspec import Meta
 
+from functions.records import Task, TaskStatus
 from functions.structs import Struct
-
-TaskStatus = Literal["pending", "running", "done", "failed", "cancelled"]
-TERMINAL: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 
 IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 CallbackUrl = Annotated[str, Meta(min_length=8, max_length=2000)]
 
 
-class TaskError(Struct, frozen=True, kw_only=True):
-    stage: str
-    type: str
-    message: str
-    traceback: str = ""
-    attempt: int = 0
-
-
-class Task(Struct, frozen=True, kw_only=True):
-    id: str
-    kind: str
-    status: TaskStatus
-    progress: float
-    message: str
-    attempts: int
-    generation: int
-    error: TaskError | None
-    idempotency_key: str | None
-    parent_id: str | None
-    request: dict[str, Any]
-    result: dict[str, Any] | None
-    callback_url: str | None
-    cancel_requested: bool
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    eta_seconds: float | None = None
-
-
-class NewTask(Struct, frozen=True, kw_only=True):
-    """What a stage hands to `submit`: the job kind, its validated request, and delivery options."""
-
-    kind: str
-    request: dict[str, Any]
-    idempotency_key: str | None = None
-    callback_url: str | None = None
-    parent_id: str | None = None
-
-
 class TaskPage(Struct, frozen=True, kw_only=True):
     items: list[Task]
     next_cursor: str | None
-
-
-class TaskQuery(Struct, frozen=True, kw_only=True):
-    kind: str | None = None
-    status: TaskStatus | None = None
-    parent_id: str | None = None
-    limit: Annotated[int, Meta(ge=1, le=500)] = 50
-    cursor: str | None = None
 
 
 class Accepted(Struct, frozen=True, kw_only=True):

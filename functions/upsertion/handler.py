@@ -6,8 +6,7 @@ import msgspec
 
 from functions.context import Context
 from functions.errors import NotFound
-from functions.records import Collection
-from functions.tasks.messages import NewTask
+from functions.records import Collection, NewTask
 from functions.upsertion import logic, streaming, writer
 from functions.upsertion.messages import (
     DeleteRequest,

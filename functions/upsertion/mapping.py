@@ -9,7 +9,7 @@ import msgspec
 
 from functions.config import UpsertionConfig
 from functions.errors import InvalidInput
-from functions.sources import FieldMapping, SourceRecord
+from functions.records import FieldMapping, SourceRecord
 from functions.upsertion.logic import has_nul
 from functions.upsertion.messages import FieldValue, ItemFailure, UpsertItem
 

@@ -7,8 +7,15 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from functions.records import Collection, Index, IndexName, ObjectId
-from functions.sources import ExternalSource, JsonlSource, PostgresSource
+from functions.records import (
+    Collection,
+    ExternalSource,
+    Index,
+    IndexName,
+    JsonlSource,
+    ObjectId,
+    PostgresSource,
+)
 from functions.structs import Struct
 from functions.tasks.messages import CallbackUrl, IdempotencyKey
 

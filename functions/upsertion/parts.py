@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from functions.ports import Vectors
-from functions.records import ObjectWrite
+from functions.records import ObjectWrite, Vectors
 from functions.upsertion.logic import Prepared
 
 

@@ -13,8 +13,7 @@ from contextlib import aclosing
 import msgspec
 
 from functions.context import Context
-from functions.records import Collection
-from functions.sources import ExternalSource
+from functions.records import Collection, ExternalSource
 from functions.upsertion import mapping, writer
 from functions.upsertion.messages import UpsertRequest, UpsertResult
 

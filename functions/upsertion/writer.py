@@ -9,8 +9,8 @@ import numpy as np
 
 from functions.context import Context
 from functions.errors import PermanentFailure, Unavailable
-from functions.ports import Embedder, Vectors
-from functions.records import Collection
+from functions.ports import Embedder
+from functions.records import Collection, Vectors
 from functions.upsertion import logic, parts
 from functions.upsertion.logic import Prepared
 from functions.upsertion.messages import ItemFailure, UpsertRequest, UpsertResult

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import asyncpg
 import msgspec
 
-from functions.sessions import NewSession, RecordedSearch, SessionFilter, StoredEvent, StoredSession
+from functions.records import NewSession, RecordedSearch, SessionFilter, StoredEvent, StoredSession
 
 SESSION_COLUMNS = """session_id, index_name, collection_id, search_id::text AS search_id, user_id, query,
     shown, shown_offset, irrelevant, created_at, last_event_at, closed_at, applied_at"""

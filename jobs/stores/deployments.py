@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import msgspec
 
-from functions.deployment_ports import Deployment, DeploymentState
+from functions.records import Deployment, DeploymentState
 
 COLUMNS = (
     "id, model, version, triton_model, triton_version, state, export_parity, served_parity, error, task_id, "

@@ -19,7 +19,7 @@ from functions.config import AppConfig
 from functions.errors import Unavailable
 from functions.ports import Embedder, ModelRegistry
 from functions.records import Collection
-from jobs.stores.model_paths import resolve_model_path
+from jobs.embedding.model_paths import resolve_model_path
 
 # Makes the embedder of a version from (registered model, version, local model folder, model name).
 EmbedderFactory = Callable[[str, str, str, str], Embedder]
@@ -103,8 +103,8 @@ def triton_factory(config: AppConfig) -> EmbedderFactory:
 
     def make(registered: str, version: str, path: str, model_name: str) -> Embedder:
         from functions.deployment.logic import triton_name
-        from jobs.stores.triton_embedder import TritonEmbedder
-        from jobs.stores.triton_server import repository_root
+        from jobs.triton.embedder import TritonEmbedder
+        from jobs.triton.server import repository_root
 
         return TritonEmbedder(
             config.deployment,

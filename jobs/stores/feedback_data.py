@@ -8,9 +8,7 @@ from collections.abc import Sequence
 import asyncpg
 import numpy as np
 
-from functions.feedback_records import FeedbackSession, SessionWindow
-from functions.ports import Vectors
-from functions.records import Collection, FeedbackEvent
+from functions.records import Collection, FeedbackEvent, FeedbackSession, SessionWindow, Vectors
 from jobs.stores.improvement_unit import vector_or_none
 from jobs.stores.vector_schema import tables
 

@@ -10,8 +10,7 @@ import asyncpg
 import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
-from functions.ports import Vectors
-from functions.records import AVERAGE_PART, Collection, ObjectVectors, SessionFeedback, VectorChange
+from functions.records import AVERAGE_PART, Collection, ObjectVectors, SessionFeedback, VectorChange, Vectors
 from jobs.stores.vector_schema import create_adjustment_tables, tables
 
 Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"

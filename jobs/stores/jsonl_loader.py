@@ -16,7 +16,7 @@ import msgspec
 
 from functions.config import UpsertionConfig
 from functions.errors import InvalidInput
-from functions.sources import JsonlSource, SourceBatch, SourceRecord
+from functions.records import JsonlSource, SourceBatch, SourceRecord
 
 BLOCK = 1 << 20
 BOM = b"\xef\xbb\xbf"

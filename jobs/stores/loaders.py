@@ -1,7 +1,7 @@
 """The Loader port: one adapter per kind of source, chosen by the source's type tag.
 
-A new kind (S3, HTTP) is a tagged Struct in functions/sources.py, an adapter module beside these two
-(`check` and `batches`, reading in bounded batches), and one more case below.
+A new kind (S3, HTTP) is a tagged Struct in functions/records/sources.py, an adapter module beside
+these two (`check` and `batches`, reading in bounded batches), and one more case below.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 from functions.config import UpsertionConfig
-from functions.sources import ExternalSource, JsonlSource, PostgresSource, SourceBatch
+from functions.records import ExternalSource, JsonlSource, PostgresSource, SourceBatch
 from jobs.stores.jsonl_loader import JsonlLoader
 from jobs.stores.postgres_loader import PostgresLoader
 

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from functions.config import EmbedderConfig, ModelConfig
-from functions.ports import Vectors
-from jobs.stores.chunking import token_windows
-from jobs.stores.model_paths import resolve_model_path as resolve_model_path
-from jobs.stores.query_batcher import QueryBatcher
+from functions.records import Vectors
+from functions.upsertion.chunking import token_windows
+from jobs.embedding.model_paths import resolve_model_path
+from jobs.embedding.query_batcher import QueryBatcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else short-text throughput collapses
 

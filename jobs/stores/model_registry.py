@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.config import MlflowConfig
-from jobs.stores.model_paths import resolve_model_path
+from jobs.embedding.model_paths import resolve_model_path
 
 CHAMPION = "champion"
 MODEL_SUBDIR = "model.sentence_transformer"  # where the sentence_transformers flavor keeps the model

@@ -14,7 +14,7 @@ import asyncpg
 
 from functions.config import UpsertionConfig
 from functions.errors import InvalidInput, Unavailable
-from functions.sources import PostgresSource, SourceBatch, SourceRecord
+from functions.records import PostgresSource, SourceBatch, SourceRecord
 
 CONNECT_TIMEOUT_S = 10.0
 # SQLSTATE classes that are the query's own fault (syntax, access, data, read-only, timeout): retrying

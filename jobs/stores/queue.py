@@ -7,8 +7,8 @@ import asyncio
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
+from functions.records import Task
 from functions.tasks.logic import job_id, webhook_job_id
-from functions.tasks.messages import Task
 from jobs import serde
 from jobs.registry import JOBS, WEBHOOK_JOB, JobSpec
 

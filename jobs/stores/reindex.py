@@ -9,8 +9,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from functions.records import Collection
-from functions.reindex_ports import WRITING_STATES, BatchRow, ReindexRun, RunState
+from functions.records import WRITING_STATES, BatchRow, Collection, ReindexRun, RunState
 from jobs.stores.collections import COLLECTION_COLUMNS
 
 RUN_COLUMNS = """task_id::text AS task_id, index_name, source_collection_id, dest_collection_id,

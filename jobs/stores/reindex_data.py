@@ -8,8 +8,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from functions.config import CollectionsConfig
-from functions.records import Collection
-from functions.reindex_ports import EmbeddedRow, SourceRow, Vectors
+from functions.records import Collection, EmbeddedRow, SourceRow, Vectors
 from jobs.stores.vector_schema import CREATE_HNSW, OPERATORS, tables
 
 

@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from functions.errors import InvalidInput
-from functions.tasks.messages import NewTask, Task, TaskError, TaskQuery
+from functions.records import NewTask, Task, TaskError, TaskQuery
 
 COLUMNS = """id::text AS id, kind, status, progress, message, eta_seconds, attempts, generation, error,
     idempotency_key, parent_id::text AS parent_id, request, result, callback_url, cancel_requested,

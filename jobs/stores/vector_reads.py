@@ -15,8 +15,9 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
-from functions.ports import SqlFragment, StaleCollection, Vectors
-from functions.records import AVERAGE_PART, Collection, ObjectHit, PartHit
+from functions.ports import StaleCollection
+from functions.records import AVERAGE_PART, Collection, Filter, ObjectHit, PartHit, Sort, Vectors
+from jobs.stores.filter_sql import compile_filter, compile_sort
 from jobs.stores.vector_schema import Tables, tables
 
 # One round trip: the transaction-local HNSW settings and the blue check, in the snapshot's first
@@ -61,9 +62,9 @@ class BlueReader:
         FROM {parts} p JOIN {objects} o ON o.object_id = p.object_id
         WHERE {{0}} ORDER BY p.vector {op} $1 LIMIT $2"""
 
-    async def nearest_parts(self, vector: Vectors, k: int, where: SqlFragment) -> list[PartHit]:
+    async def nearest_parts(self, vector: Vectors, k: int, where: Filter | None) -> list[PartHit]:
         """The `k` parts nearest to `vector` whose objects match `where`, nearest first."""
-        condition, params = where.render(3, "o.payload")
+        condition, params = compile_filter(where, 3, "o.payload")
         if condition == "true":  # no filter: no join, one index scan as before filters existed
             rows = await self._conn.fetch(self._sql(self.NEAREST_PARTS), vector, k)
         else:
@@ -75,10 +76,10 @@ class BlueReader:
         FROM {objects} WHERE {{0}} ORDER BY avg_vector {op} $1 LIMIT $2 OFFSET $3"""
 
     async def nearest_objects(
-        self, vector: Vectors, limit: int, offset: int, payload: bool, where: SqlFragment
+        self, vector: Vectors, limit: int, offset: int, payload: bool, where: Filter | None
     ) -> list[ObjectHit]:
         """Objects matching `where` by distance of their average vector, nearest first, one page."""
-        condition, params = where.render(5, "payload")
+        condition, params = compile_filter(where, 5, "payload")
         sql = self._sql(self.NEAREST_OBJECTS, condition)
         rows = await self._conn.fetch(sql, vector, limit, offset, payload, *params)
         return [msgspec.convert(dict(r), ObjectHit) for r in rows]
@@ -94,20 +95,20 @@ class BlueReader:
         LIMIT $1 OFFSET $2"""
 
     async def payload_page(
-        self, where: SqlFragment, order: SqlFragment, limit: int, offset: int
+        self, where: Filter | None, order: Sort | None, limit: int, offset: int
     ) -> list[tuple[str, dict[str, Any]]]:
         """One page of (object_id, payload) matching `where`, in `order`."""
-        condition, params = where.render(3, "payload")
-        ordering, order_params = order.render(3 + len(params), "payload")
+        condition, params = compile_filter(where, 3, "payload")
+        ordering, order_params = compile_sort(order, 3 + len(params), "payload")
         sql = self._sql(self.PAYLOAD_PAGE, condition, ordering)
         rows = await self._conn.fetch(sql, limit, offset, *params, *order_params)
         return [(r["object_id"], r["payload"]) for r in rows]
 
     COUNT = "SELECT count(*) FROM {objects} WHERE {{0}}"
 
-    async def count(self, where: SqlFragment) -> int:
+    async def count(self, where: Filter | None) -> int:
         """How many objects match `where` (exact)."""
-        condition, params = where.render(1, "payload")
+        condition, params = compile_filter(where, 1, "payload")
         return int(await self._conn.fetchval(self._sql(self.COUNT, condition), *params))
 
     # A user's personal rows are few: an exact scan of them (by the primary key's user_id prefix).
@@ -118,11 +119,11 @@ class BlueReader:
             JOIN {objects} o ON o.object_id = u.object_id
         WHERE u.user_id = $2 AND u.part_index >= 0 AND {{0}} ORDER BY u.object_id, distance"""
 
-    async def personal_parts(self, user_id: str, vector: Vectors, where: SqlFragment) -> list[PartHit]:
+    async def personal_parts(self, user_id: str, vector: Vectors, where: Filter | None) -> list[PartHit]:
         """The best personal part of each object `user_id` has personal vectors for (matching `where`)."""
         if not self._has_personal:
             return []
-        condition, params = where.render(3, "o.payload")
+        condition, params = compile_filter(where, 3, "o.payload")
         rows = await self._conn.fetch(self._sql(self.PERSONAL_PARTS, condition), vector, user_id, *params)
         return [msgspec.convert(dict(r), PartHit) for r in rows]
 
@@ -132,12 +133,12 @@ class BlueReader:
         WHERE u.user_id = $2 AND u.part_index = $4 AND {{0}}"""
 
     async def personal_objects(
-        self, user_id: str, vector: Vectors, payload: bool, where: SqlFragment
+        self, user_id: str, vector: Vectors, payload: bool, where: Filter | None
     ) -> list[ObjectHit]:
         """Every object `user_id` has personal vectors for (matching `where`), by its personal average."""
         if not self._has_personal:
             return []
-        condition, params = where.render(5, "o.payload")
+        condition, params = compile_filter(where, 5, "o.payload")
         sql = self._sql(self.PERSONAL_OBJECTS, condition)
         rows = await self._conn.fetch(sql, vector, user_id, payload, AVERAGE_PART, *params)
         return [msgspec.convert(dict(r), ObjectHit) for r in rows]

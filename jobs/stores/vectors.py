@@ -53,7 +53,7 @@ class PostgresVectorStore:
             avg_vector = EXCLUDED.avg_vector, updated_at = now()"""
     DELETE_PARTS = "DELETE FROM {parts} WHERE object_id = ANY($1::text[])"
     # Re-embedded content drops its adjustments: they described the old text's vectors, and the new
-    # vectors are the originals from now on (README, "Online improvement").
+    # vectors are the originals from now on (docs/improvement.md).
     HAS_ADJUSTMENTS = "SELECT to_regclass($1) IS NOT NULL"
     DROP_ADJUSTMENTS = """WITH o AS (DELETE FROM {originals} WHERE object_id = ANY($1::text[]))
         DELETE FROM {personal} WHERE object_id = ANY($1::text[])"""

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from functions.training_records import EvalQuery, ModelScores, TrainingSet
+from functions.records import EvalQuery, ModelScores, TrainingSet
 from jobs.training import ir_metrics
 
 K_RANKED = 100  # deepest cut a metric reads (Recall@100)

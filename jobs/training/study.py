@@ -13,8 +13,8 @@ import optuna
 
 from functions.errors import TaskCancelled
 from functions.ports import TrainingReporter
-from functions.training_records import ModelScores, SearchSpace, TrainingOutcome, TrainingPlan, TrainingSet
-from jobs.stores.mlflow_registry import TrainingSession, scores_metrics
+from functions.records import ModelScores, SearchSpace, TrainingOutcome, TrainingPlan, TrainingSet
+from jobs.stores.mlflow_tracking import TrainingSession, scores_metrics
 from jobs.training.evaluate import EncodedCorpus, Evaluation, at_length, evaluations
 from jobs.training.trainer import StudyCallback, load_model, train, triplets
 

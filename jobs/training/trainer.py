@@ -1,12 +1,10 @@
-"""One training run with sentence-transformers' own trainer and MNRL loss, and the Trainer adapter."""
+"""One training run with sentence-transformers' own trainer and MNRL loss."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 import random
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -15,12 +13,9 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from functions.config import AppConfig
-from functions.errors import TaskCancelled
 from functions.ports import TrainingReporter
-from functions.training_records import Example, TrainingOutcome, TrainingPlan, TrainingSet
-from jobs.stores.local_embedder import resolve_model_path
-from jobs.stores.mlflow_registry import MlflowTracking
+from functions.records import Example, TrainingPlan
+from jobs.embedding.model_paths import resolve_model_path
 
 # epoch number (1-based) and the model being trained → True to stop training (pruned)
 EpochHook = Callable[[int, Any], bool]
@@ -145,40 +140,3 @@ def train(
             callbacks=[callback],
         )
         trainer.train()
-
-
-class SentenceTransformersTrainer:
-    """The Trainer port: the Optuna study in a worker thread, MLflow runs, the best model registered."""
-
-    def __init__(self, tracking: MlflowTracking, torch_threads: int) -> None:
-        self._tracking = tracking
-        self._threads = torch_threads
-
-    async def run(self, plan: TrainingPlan, data: TrainingSet, reporter: TrainingReporter) -> TrainingOutcome:
-        """Run the study off the event loop (training blocks for minutes)."""
-        return await asyncio.to_thread(self._run, plan, data, reporter)
-
-    def _run(self, plan: TrainingPlan, data: TrainingSet, reporter: TrainingReporter) -> TrainingOutcome:
-        import torch
-
-        from jobs.training.study import Study  # study imports this module
-
-        torch.set_num_threads(self._threads)
-        session = self._tracking.session(plan, data)
-        try:
-            outcome = Study(plan, data, reporter, session).run()
-        except TaskCancelled:
-            session.abort("KILLED")
-            shutil.rmtree(plan.output_dir, ignore_errors=True)
-            raise
-        except BaseException:
-            session.abort("FAILED")
-            shutil.rmtree(plan.output_dir, ignore_errors=True)
-            raise
-        return outcome
-
-
-def build_trainer(config: AppConfig) -> SentenceTransformersTrainer:
-    """The Trainer of a training process (jobs/bootstrap.build_training)."""
-    threads = config.fine_tuning.torch_threads or config.embedder.torch_threads
-    return SentenceTransformersTrainer(MlflowTracking(config.mlflow), threads)

@@ -22,7 +22,8 @@ from functions.structs import Struct
 from jobs.triton.tokenizer import TOKENIZER_DIR, BatchTokenizer, TokenizerSettings
 
 MANIFEST = "manifest.json"
-PYTHON_MODEL = Path(__file__).with_name("python_model.py")
+# What Triton's python backend runs, kept as a file under the top-level triton/ (not importable here).
+PYTHON_MODEL = Path(__file__).resolve().parents[2] / "triton" / "python_backend" / "model.py"
 STALE_S = 3600.0  # temp and trash folders older than this are left over from a crash
 
 

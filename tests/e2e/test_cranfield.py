@@ -18,8 +18,8 @@ import pytest
 from pgvector.asyncpg import register_vector
 
 from functions.context import Context
-from scripts import beir
-from scripts.ir_metrics import exact_best_part, mean_ndcg, recall_at_k
+from sim import beir
+from sim.ir_metrics import exact_best_part, mean_ndcg, recall_at_k
 from tests.conftest import SEARCH_KEY, auth
 from tests.support.data_plane import Client, run_task
 

@@ -96,7 +96,7 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str) -> None:
         assert versions["blue"] == versions["base"]
         # With the champion kept, only online improvement changed the vectors, and it moves what users
         # clicked toward the queries they asked: on Cranfield's unseen test queries that is noise around
-        # zero (real lifecycles: -0.7% .. +0.2%; bench/_improvement_sweep.py, 6 click seeds: -1.2% +- 1.6),
+        # zero (real lifecycles: -0.7% .. +0.2%; experiments/improvement_sweep, 6 seeds: -1.2% +- 1.6),
         # so the "above the base" holds there only when a better model is promoted. It must not
         # fall by more than 0.01 (test_feedback_cranfield.py's bound).
         assert final >= base - 0.01

@@ -24,11 +24,11 @@ from omegaconf import OmegaConf
 
 from functions.context import Context
 from jobs.worker import build_worker
-from scripts import beir
-from scripts.api_client import ApiError
-from scripts.ir_metrics import mean_ndcg
-from scripts.sample_catalog import Catalog
+from scripts.lifecycle.api_client import ApiError
 from scripts.simulate_clicks import Settings, simulate
+from sim import beir
+from sim.ir_metrics import mean_ndcg
+from sim.sample_catalog import Catalog
 from tests.conftest import SEARCH_KEY, auth
 from tests.support.data_plane import Client, run_task
 

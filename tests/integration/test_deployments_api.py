@@ -20,8 +20,8 @@ from functions.errors import PermanentFailure
 from functions.records import NewCollection
 from functions.upsertion.logic import new_collection_id
 from jobs.stores.embedders import EmbedderPool, triton_factory
-from jobs.stores.triton_server import repository_root
 from jobs.triton.repository import Repository
+from jobs.triton.server import repository_root
 from tests.conftest import auth
 from tests.support.data_plane import CATALOGUE, Client, new_index, run_gpu_jobs
 from tests.support.improvement import run_cpu_jobs

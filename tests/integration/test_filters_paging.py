@@ -10,8 +10,7 @@ import asyncpg
 import pytest
 
 from functions.context import Context
-from functions.search.filter_sql import Where
-from functions.search.filters import Eq
+from functions.records.filters import Eq
 from jobs.stores.postgres import _init_connection
 from jobs.stores.vectors import PostgresVectorStore
 from tests.support.data_plane import Client, new_index, upsert
@@ -95,7 +94,7 @@ async def test_the_hnsw_plan_itself_fills_the_page(ctx: Context, client: Client)
     collection = await ctx.collections.blue(index)
     assert collection is not None
     vector = (await ctx.embedder.embed_queries(["a short note"]))[0]
-    rare = Where(Eq(path="group", value="rare"))
+    rare = Eq(path="group", value="rare")
     forced = await asyncpg.create_pool(
         ctx.config.database.url, min_size=1, max_size=1, init=_init_connection, server_settings=NO_EXACT_PLANS
     )

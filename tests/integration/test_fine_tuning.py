@@ -16,9 +16,10 @@ from functions.fine_tuning import handler
 from functions.fine_tuning.messages import FineTuningRequest
 from functions.fine_tuning.pairs import normalise_query
 from functions.fine_tuning.split import query_draw
-from jobs.stores.model_paths import resolve_model_path
+from jobs.embedding.model_paths import resolve_model_path
 from tests.support.data_plane import Client, new_index, parts_of, upsert
-from tests.support.fine_tuning import FakeTrainer, searched_session, with_trainer
+from tests.support.fakes import FakeTrainer
+from tests.support.fine_tuning import searched_session, with_trainer
 from tests.support.improvement import GARDEN
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from jobs.envfile import load_env_file, parse_env_file
-from scripts.service_common import version_tuple
+from scripts.services.common import version_tuple
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_FILE = REPO_ROOT / ".data" / "services.env"

@@ -11,8 +11,8 @@ import msgspec
 import pytest
 
 from functions.context import Context
+from functions.records import NewTask
 from functions.tasks import handler
-from functions.tasks.messages import NewTask
 from jobs.maintenance import sweep_pending
 from jobs.stores.queue import ArqQueue
 from tests.conftest import SEARCH_KEY, auth

@@ -12,13 +12,14 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from functions.config import AppConfig, MlflowConfig
 from functions.errors import TaskCancelled
-from functions.training_records import SearchSpace
+from functions.records import SearchSpace
 from jobs.bootstrap import build_registry, build_training
-from jobs.stores.local_embedder import resolve_model_path
+from jobs.embedding.model_paths import resolve_model_path
 from jobs.training.evaluate import evaluate, evaluate_sets
 from jobs.training.study import promotable
 from jobs.training.trainer import load_model
-from tests.support.training import RecordingReporter, tiny_plan, training_set
+from tests.support.fakes import FakeTrainingReporter
+from tests.support.training import tiny_plan, training_set
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.model]
 MODEL = "embedloop-synthetic"
@@ -53,7 +54,7 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     # Judged queries of a "benchmark": scored for both models at the end, never during the study.
     benchmark = [msgspec.structs.replace(q, query_id=f"b-{q.query_id}") for q in plain.eval_queries[:3]]
     data = msgspec.structs.replace(plain, benchmark=benchmark)
-    reporter = RecordingReporter()
+    reporter = FakeTrainingReporter()
 
     outcome = await trainer.run(plan, data, reporter)
 
@@ -136,13 +137,13 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
 @pytest.mark.parametrize(
     ("reporter", "error", "status"),
     [
-        (RecordingReporter(cancel_on="step 1/"), TaskCancelled, "KILLED"),
-        (RecordingReporter(fail_on="step 2/"), RuntimeError, "FAILED"),
+        (FakeTrainingReporter(cancel_on="step 1/"), TaskCancelled, "KILLED"),
+        (FakeTrainingReporter(fail_on="step 2/"), RuntimeError, "FAILED"),
     ],
     ids=["cancelled", "failed"],
 )
 async def test_a_stopped_run_leaves_no_artifacts(
-    config: AppConfig, tmp_path: Path, reporter: RecordingReporter, error: type[Exception], status: str
+    config: AppConfig, tmp_path: Path, reporter: FakeTrainingReporter, error: type[Exception], status: str
 ) -> None:
     cfg, client = private(config, tmp_path)
     trainer = build_training(cfg)
@@ -181,7 +182,7 @@ async def test_the_study_timeout_stops_a_trial_in_flight(config: AppConfig, tmp_
         learning_rate=(2e-6, 2e-6), epochs=[3], batch_size=[8], warmup_ratio=(0.0, 0.0), scale=(20.0, 20.0)
     )
     plan = tiny_plan("task-timeout", str(tmp_path / "scratch"), timeout_s=0.5, search_space=space)
-    reporter = RecordingReporter()
+    reporter = FakeTrainingReporter()
 
     outcome = await build_training(cfg).run(plan, training_set(), reporter)
 
@@ -202,7 +203,7 @@ async def test_progress_never_goes_back_between_epochs(config: AppConfig, tmp_pa
         learning_rate=(2e-6, 2e-6), epochs=[2], batch_size=[8], warmup_ratio=(0.0, 0.0), scale=(20.0, 20.0)
     )
     plan = tiny_plan("task-progress", str(tmp_path / "scratch"), search_space=space)
-    reporter = RecordingReporter()
+    reporter = FakeTrainingReporter()
 
     await build_training(cfg).run(plan, training_set(), reporter)
 

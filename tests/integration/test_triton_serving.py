@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 from functions.config import AppConfig
-from functions.deployment_ports import ExportedVersion
 from functions.errors import PermanentFailure
-from jobs.stores.local_embedder import LocalEmbedder, resolve_model_path
-from jobs.stores.triton_client import TritonClient
-from jobs.stores.triton_embedder import TritonEmbedder
-from jobs.stores.triton_server import TritonModelServer
+from functions.records import ExportedVersion
+from jobs.embedding.model_paths import resolve_model_path
+from jobs.stores.local_embedder import LocalEmbedder
+from jobs.triton.client import TritonClient
+from jobs.triton.embedder import TritonEmbedder
+from jobs.triton.server import TritonModelServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
 TEXTS = [

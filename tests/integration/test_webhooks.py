@@ -14,8 +14,8 @@ import pytest
 from functions.config import AppConfig
 from functions.context import Context
 from functions.errors import InvalidInput
+from functions.records import NewTask
 from functions.tasks import handler
-from functions.tasks.messages import NewTask
 from functions.webhooks.logic import verify
 from jobs.maintenance import sweep_pending
 from tests.conftest import WEBHOOK_SECRET

@@ -94,8 +94,8 @@ def register_perturbed(config: AppConfig, name: str, scale: float = 0.05) -> tup
     from mlflow import MlflowClient
     from sentence_transformers import SentenceTransformer
 
-    from jobs.stores.local_embedder import resolve_model_path
-    from jobs.stores.mlflow_registry import pip_requirements
+    from jobs.embedding.model_paths import resolve_model_path
+    from jobs.stores.mlflow_tracking import pip_requirements
 
     model = SentenceTransformer(str(resolve_model_path(config.model.path)), device="cpu")
     generator = torch.Generator().manual_seed(7)

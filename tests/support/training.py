@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
-from functions.training_records import EvalQuery, Example, SearchSpace, TrainingPlan, TrainingSet
+from functions.records import EvalQuery, Example, SearchSpace, TrainingPlan, TrainingSet
 
 TOPICS = (
     "violin", "sourdough bread", "orchids", "chess openings", "marathon running", "beekeeping",
@@ -80,25 +78,3 @@ def tiny_plan(task_id: str, output_dir: str, **changes: object) -> TrainingPlan:
         output_dir=output_dir,
     )
     return TrainingPlan(**{**{f: getattr(plan, f) for f in plan.__struct_fields__}, **changes})  # type: ignore[arg-type]
-
-
-class RecordingReporter:
-    """Keeps every report. Once a message containing `cancel_on` was reported, cancelled() is true;
-    a message containing `fail_on` raises (a failure inside the training thread)."""
-
-    def __init__(self, cancel_on: str | None = None, fail_on: str | None = None) -> None:
-        self.reports: list[tuple[float, float, str]] = []
-        self._cancel_on, self._fail_on = cancel_on, fail_on
-        self._cancelled = threading.Event()
-
-    def report(self, done: float, total: float, message: str) -> None:
-        """Record one report (called from the training thread)."""
-        self.reports.append((done, total, message))
-        if self._cancel_on is not None and self._cancel_on in message:
-            self._cancelled.set()
-        if self._fail_on is not None and self._fail_on in message:
-            raise RuntimeError(f"reporter failed on {message!r}")
-
-    def cancelled(self) -> bool:
-        """True once a report matched `cancel_on`."""
-        return self._cancelled.is_set()

@@ -9,7 +9,7 @@ import pytest
 from functions.clickstream import logic
 from functions.clickstream.messages import Event, EventError, EventResult, ShownItem
 from functions.errors import InvalidInput
-from functions.sessions import StoredEvent, StoredSession
+from functions.records import StoredEvent, StoredSession
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 WEIGHTS = {"click": 1.0, "purchase": 3.0}

@@ -9,7 +9,7 @@ import msgspec
 from functions.clickstream import ubi
 from functions.clickstream.messages import Event, EventError, Session, ShownItem
 from functions.clickstream.ubi_messages import UbiEvent, UbiQuery
-from functions.sessions import StoredEvent
+from functions.records import StoredEvent
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

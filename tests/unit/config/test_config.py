@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from app.auth import KeyRing
-from functions.config import ApiConfig, AppConfig
+from functions.config import AppConfig
 from jobs import serde
 from jobs.bootstrap import CONF_DIR, load_config
 from jobs.secrets import require_prod_secrets
@@ -49,13 +49,14 @@ def test_unknown_config_keys_are_refused() -> None:
 
 
 def test_keyring_scopes_and_no_key_means_refusal() -> None:
-    ring = KeyRing.from_config(ApiConfig(admin_keys=("a1", "a2"), search_keys=("s1",)))
+    api = load_config(("env=test",)).api
+    ring = KeyRing.from_config(msgspec.structs.replace(api, admin_keys=("a1", "a2"), search_keys=("s1",)))
     assert ring.scope_of("a2") == "admin"
     assert ring.scope_of("s1") == "search"
     assert ring.scope_of("nope") is None
     assert ring.scope_of("") is None
     with pytest.raises(RuntimeError, match="no admin API key"):
-        KeyRing.from_config(ApiConfig())
+        KeyRing.from_config(msgspec.structs.replace(api, admin_keys=(), search_keys=()))
 
 
 def test_job_envelopes_round_trip_through_msgpack() -> None:

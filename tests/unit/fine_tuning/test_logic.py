@@ -9,13 +9,13 @@ from functions.errors import InvalidInput
 from functions.fine_tuning import logic
 from functions.fine_tuning.messages import Benchmark
 from functions.fine_tuning.pairs import QueryFeedback
-from functions.training_records import EvalQuery
-from jobs.bootstrap import load_config
+from functions.records import EvalQuery
+from tests.support.config import app_config
 
 
 @pytest.fixture(scope="module")
 def config() -> AppConfig:
-    return load_config(("env=test",))
+    return app_config()
 
 
 def test_overrides_are_validated_into_the_preset(config: AppConfig) -> None:

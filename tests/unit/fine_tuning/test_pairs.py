@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from functions.feedback_records import FeedbackSession
 from functions.fine_tuning.pairs import (
     Weighing,
     merge_sessions,
@@ -15,7 +14,7 @@ from functions.fine_tuning.pairs import (
     normalise_query,
     usable_sessions,
 )
-from functions.records import FeedbackEvent
+from functions.records import FeedbackEvent, FeedbackSession
 
 RULES = Weighing(
     event_weights={"click": 1.0, "add_to_cart": 2.0, "purchase": 3.0}, dwell_full_ms=30_000, dwell_floor=0.25

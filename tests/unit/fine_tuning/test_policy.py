@@ -9,11 +9,10 @@ import pytest
 
 from functions.config import AppConfig
 from functions.errors import InvalidInput
-from functions.feedback_records import FeedbackSession
 from functions.fine_tuning import logic
 from functions.fine_tuning.pairs import Policy, Weighing, merge_sessions, negatives_for
-from functions.records import FeedbackEvent
-from jobs.bootstrap import load_config
+from functions.records import FeedbackEvent, FeedbackSession
+from tests.support.config import app_config
 
 RULES = Weighing(event_weights={"click": 1.0, "purchase": 3.0}, dwell_full_ms=30_000, dwell_floor=0.25)
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -111,7 +110,7 @@ def test_ips_weights_meet_the_minimum_positive_weight_as_rates() -> None:
 
 @pytest.fixture(scope="module")
 def config() -> AppConfig:
-    return load_config(("env=test",))
+    return app_config()
 
 
 def test_presets_carry_their_policy_and_overrides_change_it(config: AppConfig) -> None:

@@ -6,25 +6,8 @@ import asyncio
 
 from functions.errors import TaskCancelled
 from functions.fine_tuning.reporting import bridged
-from functions.training_records import SearchSpace, TrainingPlan
-from tests.support.fine_tuning import FakeTrainer
-
-
-class RecordingProgress:
-    """Records reports; says cancelled once `cancel_after` checks have passed."""
-
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.reports: list[tuple[float, float, str]] = []
-        self.checks = 0
-        self.cancel_after = cancel_after
-
-    async def report(self, done: float, total: float, message: str = "") -> None:
-        self.reports.append((done, total, message))
-
-    async def check_cancelled(self) -> None:
-        self.checks += 1
-        if self.cancel_after is not None and self.checks > self.cancel_after:
-            raise TaskCancelled("t")
+from functions.records import SearchSpace, TrainingPlan
+from tests.support.fakes import FakeProgress, FakeTrainer
 
 
 def plan() -> TrainingPlan:
@@ -51,7 +34,7 @@ def plan() -> TrainingPlan:
 
 
 async def test_a_zero_interval_does_not_spin() -> None:
-    progress = RecordingProgress()
+    progress = FakeProgress()
     async with bridged(progress, 0) as reporter:
         reporter.report(1, 3, "trial 1 of 3")
         await asyncio.sleep(0.5)
@@ -61,7 +44,7 @@ async def test_a_zero_interval_does_not_spin() -> None:
 
 
 async def test_the_latest_report_is_flushed() -> None:
-    progress = RecordingProgress()
+    progress = FakeProgress()
     async with bridged(progress, 0.01) as reporter:
         reporter.report(1, 3, "trial 1 of 3")
         reporter.report(2, 3, "trial 2 of 3")
@@ -70,7 +53,7 @@ async def test_the_latest_report_is_flushed() -> None:
 
 
 async def test_a_cancel_reaches_the_trainer_at_its_next_step() -> None:
-    progress = RecordingProgress(cancel_after=0)
+    progress = FakeProgress(cancel_after=0)
     trainer = FakeTrainer(steps=50, step_s=0.01)
     data = None
     try:

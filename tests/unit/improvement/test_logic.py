@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pytest
 
-from functions import vector_moves as logic
-from functions.config import ImprovementConfig
-from functions.event_weights import EventWeighing as FeedbackRules
-from functions.event_weights import dwell_factor
+from functions.feedback import vector_moves as logic
+from functions.feedback.event_weights import EventWeighing as FeedbackRules
+from functions.feedback.event_weights import dwell_factor
+from functions.feedback.vector_moves import Move
 from functions.records import FeedbackEvent, ObjectVectors, SessionFeedback
-from functions.vector_moves import Move
+from tests.support.config import app_config
 
-CFG = ImprovementConfig(learning_rate=0.2, push_weight=0.5, max_drift=0.15)
+CFG = msgspec.structs.replace(
+    app_config().improvement, shared=True, personal=True, learning_rate=0.2, push_weight=0.5, max_drift=0.15
+)
 RULES = FeedbackRules(event_weights={"click": 1.0, "purchase": 3.0}, dwell_full_ms=30_000, dwell_floor=0.25)
 R = math.sqrt(0.5)
 
@@ -95,7 +98,7 @@ def test_events_compound_without_overshooting_and_weigh_by_type_and_dwell() -> N
 
 
 def test_no_push_without_push_weight() -> None:
-    cfg = ImprovementConfig(learning_rate=0.2, push_weight=0.0)
+    cfg = msgspec.structs.replace(CFG, push_weight=0.0)
     assert logic.session_moves(session(click("d")), RULES, cfg) == [
         Move(object_id="d", direction="toward", fraction=pytest.approx(0.2))
     ]
@@ -115,7 +118,7 @@ def test_sessions_that_change_nothing_say_why(feedback: SessionFeedback, reason:
 
 
 def test_anonymous_sessions_change_nothing_when_only_personal_is_on() -> None:
-    personal_only = ImprovementConfig(shared=False, personal=True)
+    personal_only = msgspec.structs.replace(CFG, shared=False)
     assert logic.session_moves(session(click("a"), user_id=None), RULES, personal_only) == "no_user"
 
 
@@ -168,7 +171,7 @@ def test_personal_continues_from_the_users_copy_and_the_cap_counts_from_the_orig
 
 
 def test_only_the_kinds_switched_on_and_only_stored_objects() -> None:
-    personal_only = ImprovementConfig(shared=False, personal=True)
+    personal_only = msgspec.structs.replace(CFG, shared=False)
     found = {"a": obj([[1.0, 0.0]])}
     missing = [Move(object_id="gone", direction="toward", fraction=0.2)]
     assert logic.changes(missing, found, QUERY, CFG, "u1") == []

@@ -8,7 +8,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from functions.training_records import EvalQuery, TrainingSet
+from functions.records import EvalQuery, TrainingSet
 from jobs.training.evaluate import EncodedCorpus, best_part_rankings, evaluations
 
 AXES = {"wing": 0, "shock": 1, "heat": 2, "flutter": 3}

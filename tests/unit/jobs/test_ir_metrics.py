@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from functions.training_records import ModelScores
+from functions.records import ModelScores
 from jobs.training import ir_metrics
 from jobs.training.study import promotable
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from functions.ports import Vectors
-from jobs.stores.query_batcher import QueryBatcher
+from functions.records import Vectors
+from jobs.embedding.query_batcher import QueryBatcher
 
 
 async def test_concurrent_queries_share_calls_and_get_their_own_vectors() -> None:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from functions.records import BatchRow
 from functions.reindex import logic
-from functions.reindex_ports import BatchRow
 
 
 def _batch(

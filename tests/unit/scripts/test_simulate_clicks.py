@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
-from scripts.click_model import ClickModel
-from scripts.sample_catalog import Catalog
 from scripts.simulate_clicks import Settings, simulate
+from sim.click_model import ClickModel
+from sim.sample_catalog import Catalog
 
 CONFIG = Path(__file__).resolve().parents[3] / "conf" / "scripts" / "simulate_clicks.yaml"
 CATALOG = Catalog(

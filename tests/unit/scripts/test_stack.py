@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import running_stack
+from scripts.services.stack import running_stack
 
 
 def test_a_busy_port_is_refused_before_anything_starts(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ import msgspec
 import pytest
 
 from functions.errors import InvalidInput
-from functions.search import filters
-from functions.search.filter_sql import OrderBy, Where, compile_filter, compile_sort
-from functions.search.filters import AllOf, AnyOf, Eq, Exists, Filter, In, Match, Not, Range
-from functions.search.messages import SearchRequest, Sort
+from functions.records import Sort, filters
+from functions.records.filters import AllOf, AnyOf, Eq, Exists, Filter, In, Match, Not, Range
+from functions.search.messages import SearchRequest
+from jobs.stores.filter_sql import compile_filter, compile_sort
 
 
 def decode(raw: Any) -> Filter:
@@ -167,9 +167,10 @@ def test_sort_orders_by_key_then_object_id() -> None:
     )
 
 
-def test_fragments_render_for_stores_and_refuse_odd_columns() -> None:
-    assert Where().render(5, "payload") == ("true", [])
-    assert Where(Exists(path="a")).render(2, "o.payload") == ("o.payload #> $2::text[] IS NOT NULL", [["a"]])
-    assert OrderBy().render(1, "payload") == ("object_id", [])
+def test_no_filter_or_sort_compiles_for_stores_and_odd_columns_are_refused() -> None:
+    assert compile_filter(None, 5, "payload") == ("true", [])
+    exists = ("o.payload #> $2::text[] IS NOT NULL", [["a"]])
+    assert compile_filter(Exists(path="a"), 2, "o.payload") == exists
+    assert compile_sort(None, 1, "payload") == ("object_id", [])
     with pytest.raises(ValueError, match="not a plain column"):
-        Where(Exists(path="a")).render(1, "payload; drop")
+        compile_filter(Exists(path="a"), 1, "payload; drop")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 import pytest
 
-from functions.config import SearchConfig
 from functions.errors import InvalidInput
 from functions.records import PartHit
 from functions.search import logic
 from functions.search.messages import SearchRequest
+from tests.support.config import app_config
 
-CFG = SearchConfig(default_limit=10, max_limit=100)
+CFG = msgspec.structs.replace(app_config().search, default_limit=10, max_limit=100)
 
 
 def req(**fields: object) -> SearchRequest:

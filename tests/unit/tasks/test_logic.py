@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from functions.records import Task
 from functions.tasks.logic import backoff_s, eta_s, fingerprint, job_id, percent, tail, webhook_job_id
-from functions.tasks.messages import Task
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 import numpy as np
 import pytest
 
-from functions.config import UpsertionConfig
 from functions.errors import InvalidInput
 from functions.records import ObjectWrite, StoredObject
 from functions.upsertion import logic, parts
 from functions.upsertion.logic import MissingField, Prepared
 from functions.upsertion.messages import DeleteRequest, ItemFailure, UpsertItem, UpsertRequest
+from tests.support.config import app_config
 
-CFG = UpsertionConfig(max_items_per_request=3, max_item_bytes=64)
+CFG = msgspec.structs.replace(app_config().upsertion, max_items_per_request=3, max_item_bytes=64)
 HELLO_SHA256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 

@@ -6,15 +6,16 @@ import datetime as dt
 import decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from functions.config import UpsertionConfig
 from functions.errors import InvalidInput
-from functions.sources import FieldMapping, SourceRecord
+from functions.records import FieldMapping, SourceRecord
 from functions.upsertion import mapping
 from functions.upsertion.mapping import BadRecord
 from functions.upsertion.messages import ItemFailure, UpsertItem
 from jobs.stores.jsonl_loader import LineReader, count_records
+from tests.support.config import app_config
 
 DEFAULT = FieldMapping()
 BOOKS = FieldMapping(id_field="id", content_fields=["title", "tags", "price"], payload_fields=["sold", "at"])
@@ -76,7 +77,7 @@ def test_a_batch_keeps_the_last_of_each_id_and_names_failures_by_position() -> N
 
 
 def test_sources_over_the_limit_are_refused() -> None:
-    cfg = UpsertionConfig(max_source_items=3)
+    cfg = msgspec.structs.replace(app_config().upsertion, max_source_items=3)
     mapping.check_size(3, 3, cfg)
     with pytest.raises(InvalidInput, match="more than 3 items"):
         mapping.check_size(4, 0, cfg)

@@ -1,0 +1,130 @@
+"""Embedder port on one version served by Triton: client-side tokenisation, batches over gRPC.
+
+No torch here (web processes use it too): the tokenizer exported beside the version encodes, Triton runs
+the model. Behaves like the local embedder: prefixes, normalised float32 vectors, token-edge chunking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from functions.config import DeploymentConfig
+from functions.deployment.triton_config import served_name
+from functions.errors import Unavailable
+from functions.records import Vectors
+from functions.upsertion.chunking import token_windows
+from jobs.embedding.query_batcher import QueryBatcher
+from jobs.triton.client import TritonClient
+from jobs.triton.repository import Repository
+from jobs.triton.tokenizer import BatchTokenizer
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else short-text throughput collapses
+
+
+class TritonEmbedder:
+    """Embeds with `triton_model` version `triton_version` (written in the repository, loaded by Triton)."""
+
+    def __init__(
+        self,
+        cfg: DeploymentConfig,
+        repository: Path,
+        triton_model: str,
+        triton_version: int,
+        *,
+        model_name: str | None = None,
+        query_prefix: str = "",
+        document_prefix: str = "",
+        client: TritonClient | None = None,
+    ) -> None:
+        self._cfg = cfg
+        self._repository = Repository(repository)
+        self._model, self._version = triton_model, triton_version
+        self._name = served_name(triton_model, triton_version)
+        self._model_name = model_name or self._name
+        self._prefixes = (query_prefix, document_prefix)
+        self._own_client = client is None
+        self._client = client or TritonClient(cfg)
+        self._tokenizer: BatchTokenizer | None = None
+        self._dim = 0
+        self._in_flight = asyncio.Semaphore(cfg.client_concurrency)
+        self._queries = QueryBatcher(lambda texts: self._encode(texts, self._prefixes[0]))
+        self.calls = 0  # infer requests sent, so tests can prove work was (or was not) done
+
+    @property
+    def model_name(self) -> str:
+        """The model name collections record."""
+        return self._model_name
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension, from the version's manifest."""
+        self._loaded()
+        return self._dim
+
+    def _loaded(self) -> BatchTokenizer:
+        if self._tokenizer is None:
+            try:
+                self._tokenizer, manifest = self._repository.tokenizer(self._model, self._version)
+            except (OSError, ValueError) as exc:
+                raise Unavailable(f"{self._name} is not in the model repository: {exc}") from exc
+            self._dim = manifest.dim
+        return self._tokenizer
+
+    async def _encode(self, texts: Sequence[str], prefix: str) -> Vectors:
+        tokenizer = self._loaded()
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        size = min(self._cfg.client_batch_size, self._cfg.max_batch_size)
+        # Longest first, like sentence-transformers: texts of like length share a batch, so little of
+        # each batch is padding (in input order, Cranfield abstracts ran at half the speed).
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        batches = [[prefix + texts[i] for i in order[s : s + size]] for s in range(0, len(order), size)]
+
+        async def one(batch: list[str]) -> Vectors:
+            async with self._in_flight:
+                ids, mask = tokenizer.encode(batch)
+                self.calls += 1
+                return await self._client.infer(self._name, self._version, ids, mask)
+
+        # A few batches in flight at once: Triton's dynamic batcher and instances overlap them.
+        sorted_vectors = np.concatenate(await asyncio.gather(*(one(b) for b in batches)))
+        out = np.empty_like(sorted_vectors, dtype=np.float32)
+        out[order] = sorted_vectors
+        return out
+
+    async def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Normalised document vectors (document prefix applied)."""
+        return await self._encode(texts, self._prefixes[1])
+
+    async def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Normalised query vectors (query prefix applied); single queries are batched together."""
+        if len(texts) == 1:
+            return (await self._queries.embed_one(texts[0]))[None, :]
+        return await self._encode(texts, self._prefixes[0])
+
+    async def split(self, text: str, max_tokens: int, overlap: int) -> list[str]:
+        """Chunks of at most `max_tokens` model tokens, overlapping by `overlap`, cut at token edges."""
+        tokenizer = self._loaded()
+        limit = max(1, min(max_tokens, tokenizer.max_seq_length - 2))  # room for [CLS] and [SEP]
+        offsets = tokenizer.offsets(text)
+        return token_windows(text, offsets, limit, overlap)
+
+    async def ready(self) -> bool:
+        """True when Triton says this version is ready and it embeds."""
+        try:
+            if not await self._client.call("is_model_ready", self._name, str(self._version), retries=0):
+                return False
+            vec = await self._encode(["ready"], self._prefixes[0])
+        except Unavailable:
+            return False
+        return bool(vec.shape == (1, self._dim))
+
+    async def close(self) -> None:
+        """Close the connection, if this embedder made it."""
+        if self._own_client:
+            await self._client.close()

@@ -1,0 +1,146 @@
+"""The lifecycle's steps, each a few calls to the real HTTP API (scripts/lifecycle/__main__.py runs them)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scripts.lifecycle.api_client import Api
+from scripts.lifecycle.load import SearchLoad, WriteLoad
+from sim import beir, sample_catalog
+from sim.ir_metrics import quality
+
+
+@dataclass(frozen=True)
+class Split:
+    """One query set: texts and graded judgements."""
+
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def load_data(dataset: str | None, seed: int) -> tuple[list[dict[str, Any]], Split, Split]:
+    """Items, train split (users click on these) and test split (held out) of the dataset or sample."""
+    if dataset:
+        train, test = beir.load(Path(dataset), "train"), beir.load(Path(dataset), "test")
+        # Documents without any text (Cranfield has two) would only be refused item by item.
+        items = [item for item in train.items if _has_text(item)]
+        return items, Split(train.queries, train.qrels), Split(test.queries, test.qrels)
+    items, splits = sample_catalog.generate_splits(seed)
+    return items, Split(*splits["train"]), Split(*splits["test"])
+
+
+def _has_text(item: dict[str, Any]) -> bool:
+    content = item["content"]
+    return any(str(v).strip() for v in content.values()) if isinstance(content, dict) else bool(content)
+
+
+def upsert(api: Api, index: str, items: list[dict[str, Any]], batch_size: int) -> dict[str, int]:
+    """Upsert `items` in tasks of `batch_size`; totals of the results."""
+    totals = {"upserted": 0, "unchanged": 0, "failed": 0}
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        accepted = api.call("POST", "/items/upsert", json={"index": index, "items": batch})
+        task = api.wait_task(accepted["task_id"], f"upsert {start + len(batch)}/{len(items)}")
+        for key in totals:
+            value = task["result"].get(key, 0)
+            totals[key] += len(value) if isinstance(value, list) else value
+    return totals
+
+
+def remove(api: Api, index: str, object_ids: list[str], batch_size: int) -> int:
+    """Delete `object_ids` in tasks of `batch_size`; how many were deleted."""
+    deleted = 0
+    for start in range(0, len(object_ids), batch_size):
+        batch = object_ids[start : start + batch_size]
+        accepted = api.call("POST", "/items/delete", json={"index": index, "object_ids": batch})
+        task = api.wait_task(accepted["task_id"], f"delete {start + len(batch)}/{len(object_ids)}")
+        value = task["result"].get("deleted", len(batch))
+        deleted += len(value) if isinstance(value, list) else int(value)
+    return deleted
+
+
+def runs_of(api: Api, index: str, queries: dict[str, str]) -> dict[str, list[str]]:
+    """The top 100 object ids of each query, searched anonymously (shared vectors only)."""
+    runs = {}
+    for qid, text in queries.items():
+        body = {"index": index, "query": text, "limit": 100, "include_payload": False}
+        runs[qid] = [hit["object_id"] for hit in api.call("POST", "/search/similar", json=body)["hits"]]
+    return runs
+
+
+def measure(api: Api, index: str, sets: dict[str, Split]) -> dict[str, dict[str, float]]:
+    """nDCG@10, MRR@10 and Recall@100 of each query set."""
+    return {name: quality(runs_of(api, index, split.queries), split.qrels) for name, split in sets.items()}
+
+
+def deploy(api: Api, model: str, version: str) -> dict[str, Any]:
+    """Deploy a registered version to Triton and wait until it is ready; the task's result."""
+    accepted = api.call("POST", "/deployments", json={"model": model, "version": version})
+    result: dict[str, Any] = api.wait_task(accepted["task_id"], f"deploy {model}@{version}")["result"]
+    return result
+
+
+def fine_tune(
+    api: Api, index: str, preset: str, overrides: dict[str, Any] | None, benchmark: Split | None = None
+) -> dict[str, Any]:
+    """Run a fine-tuning task to its end; its result (scores, promoted, registered version). With a
+    `benchmark` (the held-out test split), the task also scores both models on its qrels."""
+    body: dict[str, Any] = {"index": index, "preset": preset}
+    if overrides:
+        body["overrides"] = overrides
+    if benchmark is not None:
+        body["benchmark"] = {"name": "test qrels", "queries": benchmark.queries, "qrels": benchmark.qrels}
+    accepted = api.call("POST", "/fine-tuning/tasks", json=body)
+    result: dict[str, Any] = api.wait_task(accepted["task_id"], f"fine-tune ({preset})", timeout_s=3600)[
+        "result"
+    ]
+    return result
+
+
+def reindex_and_switch(
+    api: Api, index: str, version: str, searchers: SearchLoad, writer: WriteLoad, batch_size: int
+) -> dict[str, Any]:
+    """Reindex into a collection of `version` while `writer` writes, then switch blue with `searchers`
+    searching throughout; the reindex result plus the switch's figures."""
+    body = {"index": index, "model_version": version, "batch_size": batch_size, "auto_switch": False}
+    accepted = api.call("POST", "/reindex/tasks", json=body)
+    task = api.wait_task(accepted["task_id"], f"reindex → v{version}", timeout_s=3600)
+    result: dict[str, Any] = task["result"]
+    destination = result["destination_collection_id"]
+    writer.__exit__()  # the writes stop here; their outcome is what both collections must hold
+    before = searchers.failed
+    switched = api.call("POST", f"/collections/{destination}/switch")
+    deadline = time.monotonic() + 30
+    while searchers.last_collection() != destination and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # searches right after the switch are part of what must not fail
+    caught_up = 0
+    if switched.get("replay_task_id"):  # sessions applied to the old collection since the reindex ended
+        caught_up = api.wait_task(switched["replay_task_id"], "improvement catch-up")["result"]["replayed"]
+    return {
+        **result,
+        "switch_failed": searchers.failed - before,
+        "served_new": searchers.last_collection() == destination,
+        "caught_up_sessions": caught_up,
+    }
+
+
+def cleanup(api: Api, index: str, grace_s: float) -> list[str]:
+    """Once the rollback grace period is over, drop the old collection (`POST /indexes/{name}/cleanup`)
+    and wait for the undeploy of its model version; what was done."""
+    deadline = time.monotonic() + grace_s + 120
+    while True:
+        result = api.call("POST", f"/indexes/{index}/cleanup")
+        if result["dropped"] or not result["kept"]:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"cleanup kept everything: {result['kept']}")
+        time.sleep(1.0)  # the rollback target is kept for the grace period after the switch
+    done = [f"dropped {', '.join(result['dropped']) or 'nothing'}"]
+    for task_id in result["undeploy_task_ids"]:
+        task = api.wait_task(task_id, "undeploy")
+        done.append(f"undeployed {task['result']['id']}")
+    return done

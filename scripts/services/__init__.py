@@ -1,0 +1,1 @@
+"""Backing services (PostgreSQL, Redis, MLflow, Triton): `python -m scripts.services start|status|stop`."""
