@@ -57,7 +57,8 @@ demo: services
 	$(BIN)/python -m scripts.lifecycle $(if $(DATASET),dataset=$(abspath $(DATASET)))
 
 up: services
-	$(BIN)/honcho start -e .data/services.env -f Procfile web worker gpu
+	@# restarts a process that dies (with backoff); Ctrl-C stops them all
+	$(BIN)/python -m scripts.services.supervise -e .data/services.env -f Procfile web worker gpu
 
 bench: services
 	@shopt -s nullglob; for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done

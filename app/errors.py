@@ -11,7 +11,9 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from functions.errors import DomainError
+from functions.errors import DomainError, ServiceUnavailable
+from functions.structs import STORABLE_PATTERN
+from jobs.outages import unavailable_service
 
 log = logging.getLogger("embedloop.api")
 PROBLEM = "application/problem+json"
@@ -33,6 +35,9 @@ def problem(
 
 
 MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+# msgspec's words for a string that breaks functions.structs.Text, and what they mean to a client.
+UNSTORABLE = f"Expected `str` matching regex {STORABLE_PATTERN!r}"
+UNSTORABLE_SAYS = "contains U+0000 or a lone surrogate, which cannot be stored"
 
 
 def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
@@ -42,6 +47,7 @@ def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
         if isinstance(item, dict):
             key = str(item.get("key") or "body").removeprefix("$.")
             message, source = str(item.get("message", "")), str(item.get("source", ""))
+            message = message.replace(UNSTORABLE, UNSTORABLE_SAYS)
             # msgspec names the object that lacks a required field, not the field: name the field.
             missing = MISSING_FIELD.match(message)
             if missing:
@@ -67,8 +73,24 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dic
 
 
 def on_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
-    """A handler's domain error, with the field it names."""
-    return problem(request, exc.status, exc.title, exc.detail, field=exc.field)
+    """A handler's domain error, with the field it names (a 503 says when to retry)."""
+    response = problem(request, exc.status, exc.title, exc.detail, field=exc.field)
+    if exc.status == 503:
+        response.headers["Retry-After"] = _retry_after(request)
+    return response
+
+
+def on_unavailable(request: Request[Any, Any, Any], service: str) -> Response[dict[str, Any]]:
+    """503 naming the service that is down (database, Redis), with Retry-After: never a bare 500."""
+    retry = _retry_after(request)
+    name = service.capitalize()  # "Database", "Redis"
+    response = problem(request, 503, f"{name} unavailable", f"{name} does not answer; retry in {retry} s")
+    response.headers["Retry-After"] = retry
+    return response
+
+
+def _retry_after(request: Request[Any, Any, Any]) -> str:
+    return str(request.app.state.ctx.config.api.retry_after_s)
 
 
 def on_undecodable(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[dict[str, Any]]:
@@ -84,7 +106,12 @@ def on_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Respon
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    """500 without internals: the traceback goes to the log, not to the client."""
+    """500 without internals: the traceback goes to the log, not to the client. A lost service
+    (asyncpg/redis connection errors, raised from any store) is a 503 instead."""
+    service = unavailable_service(exc)
+    if service is not None:
+        log.warning("%s unavailable on %s %s: %r", service, request.method, request.url.path, exc)
+        return on_unavailable(request, service)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "Internal server error", "an unexpected error occurred; it was logged")
 
@@ -102,5 +129,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: on_domain,
     UnicodeDecodeError: on_undecodable,
     RecursionError: on_recursion,
+    ServiceUnavailable: on_unexpected,
     Exception: on_unexpected,
 }

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.auth import KeyRing
 from app.deps import DEPENDENCIES
 from app.errors import EXCEPTION_HANDLERS
+from app.problems import document_problems
 from app.routes import (
     clickstream,
     deployments,
@@ -26,10 +26,10 @@ from app.routes import (
     tasks,
     upsertion,
 )
+from app.text_params import refuse_unstorable_params
 from functions.config import AppConfig
 from functions.context import Context
 from jobs.bootstrap import build_context, close_context, load_config
-from jobs.secrets import generated_admin_key
 
 log = logging.getLogger("embedloop")
 
@@ -49,9 +49,11 @@ def create_app(config: AppConfig | None = None, context: Context | None = None) 
             if context is None:
                 await close_context(ctx)
 
-    app = Litestar(
+    # Every operation but /health and /ready needs a key; the schema says so per operation, so the
+    # probes show no security requirement (their guards are on the routers, app/auth.py).
+    keyed = Router(
+        path="/",
         route_handlers=[
-            *health.ROUTES,
             tasks.router,
             upsertion.router,
             search.router,
@@ -61,8 +63,13 @@ def create_app(config: AppConfig | None = None, context: Context | None = None) 
             reindex.router,
             deployments.router,
         ],
+        security=[{"apiKey": []}],
+    )
+    app = Litestar(
+        route_handlers=[*health.ROUTES, keyed],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_unstorable_params,  # bodies: functions.structs.Text
         lifespan=[lifespan],
         request_max_body_size=cfg.api.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -70,22 +77,10 @@ def create_app(config: AppConfig | None = None, context: Context | None = None) 
             version="0.1.0",
             path="/schema",
             components=Components(security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer")}),
-            security=[{"apiKey": []}],
         ),
     )
+    document_problems(app)
     app.state.keyring = KeyRing.from_config(cfg.api)
     if context is not None:
         app.state.ctx = context  # usable without a lifespan run (in-loop ASGI test transport)
-    _announce_generated_key(cfg)
     return app
-
-
-def _announce_generated_key(cfg: AppConfig) -> None:
-    """env=local with no configured key: say which generated key is in force (never 'auth off')."""
-    key = generated_admin_key(cfg)
-    if key is not None:
-        print(f"embedloop: no API key configured; generated admin key: {key}", file=sys.stderr)
-        print(
-            f"embedloop: (stored in {cfg.data_dir}/secrets.env; set EMBEDLOOP_ADMIN_KEYS to choose)",
-            file=sys.stderr,
-        )

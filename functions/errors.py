@@ -43,6 +43,16 @@ class Unavailable(DomainError):
     title = "Service unavailable"
 
 
+class ServiceUnavailable(Exception):
+    """A backing service (the database, the queue) does not answer; the API answers 503 naming it.
+    Not a DomainError: inside a job it is transient, so the runner retries it."""
+
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(detail)
+        self.service = service
+        self.detail = detail
+
+
 class TaskCancelled(Exception):
     """Raised inside a running job when its task was cancelled; the runner records it."""
 

@@ -19,7 +19,7 @@ from functions.config import AppConfig
 from functions.context import Context
 from functions.ports import Embedder, Embedders, HealthCheck, ModelRegistry, ModelServer, Trainer
 from jobs.envfile import load_env_file
-from jobs.secrets import ensure_local_secrets, require_prod_secrets
+from jobs.secrets import announce_generated, ensure_local_secrets, require_prod_secrets
 from jobs.stores import (
     clickstream,
     collections,
@@ -82,8 +82,7 @@ def _load(overrides: tuple[str, ...]) -> AppConfig:
     if cfg.env == "prod":
         require_prod_secrets()
     elif cfg.api.generate_key_if_missing or cfg.env == "test":
-        for name in ensure_local_secrets(data_dir):
-            log.warning("generated %s into %s", name, data_dir / "secrets.env")
+        announce_generated(ensure_local_secrets(data_dir), data_dir)
     raw: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     raw.pop("services", None)  # read by scripts/services only
     raw["data_dir"] = str(data_dir)
@@ -169,7 +168,11 @@ async def build_context(config: AppConfig, role: str) -> Context:
     if applied:
         log.info("%s applied migrations: %s", role, ", ".join(applied))
     pool = await postgres.create_pool(config.database)
-    redis = await queue.connect(config.redis.url)
+    try:
+        redis = await queue.connect(config.redis.url)
+    except BaseException:
+        await pool.close()  # a start-up retried until Redis answers must not leak a pool per try
+        raise
     embedder = build_embedder(config)
     transport = webhooks.HttpWebhookTransport(pool, config.webhooks)
     health: tuple[HealthCheck, ...] = (

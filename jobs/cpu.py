@@ -1,4 +1,4 @@
-"""The cpu worker pool: `arq jobs.cpu.WorkerSettings` (webhooks, sweeps, light stage jobs)."""
+"""The cpu worker pool (webhooks, sweeps, light stage jobs): `python -m jobs.cpu` (jobs.serve)."""
 
 from __future__ import annotations
 
@@ -6,3 +6,8 @@ from jobs.worker import settings_for
 
 # arq reads class attributes; the values come from the typed config composed once here.
 WorkerSettings = type("WorkerSettings", (), settings_for("cpu"))
+
+if __name__ == "__main__":
+    from jobs.serve import main
+
+    main("cpu")

@@ -1,4 +1,4 @@
-"""The gpu worker pool: `arq jobs.gpu.WorkerSettings` (embedding, training, reindex batches)."""
+"""The gpu worker pool (embedding, training, reindex batches): `python -m jobs.gpu` (jobs.serve)."""
 
 from __future__ import annotations
 
@@ -6,3 +6,8 @@ from jobs.worker import settings_for
 
 # arq reads class attributes; the values come from the typed config composed once here.
 WorkerSettings = type("WorkerSettings", (), settings_for("gpu"))
+
+if __name__ == "__main__":
+    from jobs.serve import main
+
+    main("gpu")

@@ -109,8 +109,6 @@ JOBS: dict[str, JobSpec] = {
 
 # Not a task: delivering a task's webhook. Runs on the cpu pool with its own retry schedule.
 WEBHOOK_JOB = "webhooks.deliver"
-# Periodic repair: re-enqueue pending tasks whose enqueue was lost.
-SWEEP_JOB = "tasks.sweep"
 # Periodic: submit improvement.apply for sessions that went idle without being closed.
 IMPROVEMENT_SWEEP_JOB = "improvement.sweep"
 

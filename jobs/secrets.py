@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 
-from functions.config import AppConfig
-from jobs.envfile import load_env_file, parse_env_file
+from jobs.envfile import load_env_file
+
+log = logging.getLogger("embedloop")
 
 GENERATED = ("EMBEDLOOP_ADMIN_KEYS", "EMBEDLOOP_WEBHOOK_SECRET")
 REQUIRED_IN_PROD = ("EMBEDLOOP_ADMIN_KEYS", "EMBEDLOOP_WEBHOOK_SECRET")
 
 
-def ensure_local_secrets(data_dir: Path) -> list[str]:
-    """Create `.data/secrets.env` (mode 600) for unset secrets, load it, return what was generated.
+def ensure_local_secrets(data_dir: Path) -> dict[str, str]:
+    """Create `.data/secrets.env` (mode 600) for unset secrets, load it, return what was generated now.
 
     Every process of one checkout (web, both pools, scripts) then shares the same key and signing
     secret, which a per-process random value would not give.
@@ -23,9 +26,10 @@ def ensure_local_secrets(data_dir: Path) -> list[str]:
     load_env_file(path)
     missing = [name for name in GENERATED if not os.environ.get(name)]
     if not missing:
-        return []
+        return {}
     data_dir.mkdir(parents=True, exist_ok=True)
-    lines = [f"{name}={_token(name)}" for name in missing]
+    generated = {name: _token(name) for name in missing}
+    lines = [f"{name}={value}" for name, value in generated.items()]
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(f"{line}\n" for line in lines))
     tmp.chmod(0o600)
@@ -33,7 +37,7 @@ def ensure_local_secrets(data_dir: Path) -> list[str]:
         out.write(tmp.read_text())
     tmp.unlink()
     load_env_file(path)
-    return missing
+    return generated
 
 
 def require_prod_secrets() -> None:
@@ -48,10 +52,15 @@ def _token(name: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
 
-def generated_admin_key(config: AppConfig) -> str | None:
-    """The admin key in force when it is one we generated (env=local), so start-up can print it."""
-    if config.env != "local":
-        return None
-    path = Path(config.data_dir) / "secrets.env"
-    stored = parse_env_file(path.read_text()).get("EMBEDLOOP_ADMIN_KEYS") if path.exists() else None
-    return stored if stored and stored in config.api.admin_keys else None
+def announce_generated(generated: dict[str, str], data_dir: Path) -> None:
+    """Say what this start generated, and print the admin key then only: a key read back from
+    secrets.env is never printed, so it lands in one log, not in every start's."""
+    for name in generated:
+        log.warning("generated %s into %s", name, data_dir / "secrets.env")
+    key = generated.get("EMBEDLOOP_ADMIN_KEYS")
+    if key:
+        print(f"embedloop: no API key configured; generated admin key: {key}", file=sys.stderr)
+        print(
+            f"embedloop: (stored in {data_dir}/secrets.env; set EMBEDLOOP_ADMIN_KEYS to choose)",
+            file=sys.stderr,
+        )

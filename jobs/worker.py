@@ -11,10 +11,11 @@ from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker, func
 
 from functions.config import AppConfig
-from jobs import serde
+from jobs import serde, sweeper
 from jobs.bootstrap import build_context, close_context, load_config
-from jobs.maintenance import deliver_webhook, sweep_idle_sessions, sweep_pending
-from jobs.registry import IMPROVEMENT_SWEEP_JOB, JOBS, SWEEP_JOB, WEBHOOK_JOB, JobSpec, QueueName, jobs_for
+from jobs.maintenance import deliver_webhook, sweep_idle_sessions
+from jobs.outages import until_up
+from jobs.registry import IMPROVEMENT_SWEEP_JOB, JOBS, WEBHOOK_JOB, JobSpec, QueueName, jobs_for
 from jobs.runner import make_job
 
 
@@ -45,16 +46,24 @@ def settings_for(queue: QueueName, overrides: tuple[str, ...] = ()) -> dict[str,
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["app"] = await build_context(config, role=f"worker-{queue}")
+        # A worker started before Postgres or Redis answers waits for them instead of exiting.
+        ctx["app"] = await until_up(
+            lambda: build_context(config, role=f"worker-{queue}"),
+            f"worker-{queue} start-up",
+            wcfg.reconnect_base_s,
+            wcfg.reconnect_max_s,
+        )
+        sweeper.start(ctx, queue)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "app" in ctx:
-            await close_context(ctx["app"])
+        await sweeper.stop(ctx)
+        app = ctx.pop("app", None)
+        if app is not None:
+            await close_context(app)
 
+    # The task sweep (lost leases, lost enqueues) is no cron job: jobs/sweeper.py runs it in both pools.
     crons = []
     if queue == "cpu":
-        sweep: WorkerCoroutine = sweep_pending  # type: ignore[assignment]
-        crons.append(cron(sweep, name=SWEEP_JOB, second={0, 30}, unique=True, run_at_startup=True))
         idle: WorkerCoroutine = sweep_idle_sessions  # type: ignore[assignment]
         minute, second = cron_times(config.improvement.sweep_interval_s)
         crons.append(cron(idle, name=IMPROVEMENT_SWEEP_JOB, minute=minute, second=second, unique=True))

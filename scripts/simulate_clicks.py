@@ -24,24 +24,18 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 from tqdm import tqdm
 
 from jobs.bootstrap import ROOT, load_config
-from scripts.lifecycle.api_client import Api
+from scripts.lifecycle.api_client import Api, Caller, Skipped
 from scripts.services.stack import running_stack
 from sim import beir, sample_catalog
 from sim.click_model import ClickModel, SimEvent, sample_session, session_rng
 from sim.ir_metrics import mean_ndcg
-
-
-class Caller(Protocol):
-    """What the simulator needs of a client: scripts.lifecycle.api_client.Api, or an in-process adapter."""
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -90,6 +84,7 @@ class SimulationReport:
     statuses: Counter[str] = field(default_factory=Counter)  # per event: accepted/duplicate/rejected
     task_ids: list[str] = field(default_factory=list)
     clicked_queries: set[str] = field(default_factory=set)  # query ids with at least one click
+    skipped: Skipped = field(default_factory=Skipped)  # searches the API refused: no session
     seconds: float = 0.0
 
     def add(self, events: list[SimEvent], grades: Mapping[str, int], statuses: list[str], task: Any) -> None:
@@ -115,7 +110,8 @@ class SimulationReport:
             f"{self.abandoned} without clicks; {self.clicks} clicks ({share:.0%} on relevant items)\n"
             f"  conversions {dict(self.conversions)}; events {dict(self.statuses)}; "
             f"{len(self.task_ids)} improvement tasks\n"
-            f"  clicks by rank  {by_rank}"
+            f"  clicks by rank  {by_rank}\n"
+            f"  {self.skipped.summary()}"
         )
 
 
@@ -133,16 +129,21 @@ def simulate(
     pool = ThreadPoolExecutor(max_workers=max(1, settings.concurrency))
     try:
         futures = {
-            pool.submit(_session, api, index, settings, qid, text, user, catalog.qrels.get(qid, {})): qid
+            pool.submit(
+                _session, api, index, settings, qid, text, user, catalog.qrels.get(qid, {}), report.skipped
+            ): qid
             for user, qid, text in jobs
         }
         with tqdm(total=len(jobs), desc="simulate", unit="session", leave=False) as bar:
             for future in as_completed(futures):
-                events, *rest = future.result()
+                outcome = future.result()
+                bar.update()
+                if outcome is None:  # the API refused the query: counted in report.skipped
+                    continue
+                events, *rest = outcome
                 report.add(events, *rest)
                 if any(e.type == "click" for e in events):
                     report.clicked_queries.add(futures[future])
-                bar.update()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on an error: no new sessions, none left running
     report.seconds = time.monotonic() - began
@@ -150,11 +151,20 @@ def simulate(
 
 
 def _session(
-    api: Caller, index: str, settings: Settings, qid: str, text: str, user: int, grades: Mapping[str, int]
-) -> tuple[list[SimEvent], Mapping[str, int], list[str], Any]:
-    """One user's search, clicks and close."""
+    api: Caller,
+    index: str,
+    settings: Settings,
+    qid: str,
+    text: str,
+    user: int,
+    grades: Mapping[str, int],
+    skipped: Skipped,
+) -> tuple[list[SimEvent], Mapping[str, int], list[str], Any] | None:
+    """One user's search, clicks and close; None when the API refused the query (counted)."""
     body = {"index": index, "query": text, "limit": settings.limit, "include_payload": False}
-    found = api.call("POST", "/search/similar", json={**body, "user_id": f"{settings.user_prefix}{user}"})
+    found = skipped.search(api, qid, {**body, "user_id": f"{settings.user_prefix}{user}"})
+    if found is None:
+        return None
     shown = [hit["object_id"] for hit in found["hits"]]
     events = sample_session(shown, grades, settings.model, session_rng(settings.seed, qid, user))
     session = api.call("POST", "/clickstream/sessions", json={"search_id": found["search_id"]})
@@ -193,13 +203,18 @@ def wait_applied(api: Caller, task_ids: list[str], timeout_s: float = 1800) -> C
     return ended
 
 
-def ndcg_through_api(api: Caller, index: str, catalog: sample_catalog.Catalog, k: int = 10) -> float:
+def ndcg_through_api(
+    api: Caller, index: str, catalog: sample_catalog.Catalog, k: int = 10, skipped: Skipped | None = None
+) -> float:
     """Mean nDCG@10 of the catalog's queries over their top `k`, searched as an anonymous user (shared
-    vectors only)."""
+    vectors only); a query the API refuses is counted in `skipped` and scores 0."""
+    skipped = skipped if skipped is not None else Skipped()
     runs = {}
     for qid, text in catalog.queries.items():
         body = {"index": index, "query": text, "limit": k, "include_payload": False}
-        runs[qid] = [hit["object_id"] for hit in api.call("POST", "/search/similar", json=body)["hits"]]
+        found = skipped.search(api, qid, body)
+        if found is not None:
+            runs[qid] = [hit["object_id"] for hit in found["hits"]]
     return mean_ndcg(runs, catalog.qrels)
 
 
@@ -217,15 +232,18 @@ def run(cfg: DictConfig, api: Api) -> dict[str, float]:
             accepted = api.call("POST", "/items/upsert", json={"index": cfg.index, "items": batch})
             api.wait_task(accepted["task_id"], f"upsert {start + len(batch)}/{len(catalog.items)}")
     figures = {}
+    measured = Skipped()
     if cfg.evaluate:
-        figures["ndcg10_before"] = ndcg_through_api(api, cfg.index, catalog)
+        figures["ndcg10_before"] = ndcg_through_api(api, cfg.index, catalog, skipped=measured)
     report = simulate(api, catalog, cfg)
     print(report.summary(), flush=True)
     if cfg.wait_applied or cfg.evaluate:
         print(f"improvement tasks: {dict(wait_applied(api, report.task_ids, cfg.timeout_s))}", flush=True)
     if cfg.evaluate:
-        figures["ndcg10_after"] = ndcg_through_api(api, cfg.index, catalog)
-    return {"sessions": report.sessions, "clicks": report.clicks, **figures}
+        figures["ndcg10_after"] = ndcg_through_api(api, cfg.index, catalog, skipped=measured)
+        print(f"measurements: {measured.summary()}", flush=True)
+    skipped = report.skipped.count + measured.count
+    return {"sessions": report.sessions, "clicks": report.clicks, "skipped_searches": skipped, **figures}
 
 
 @hydra.main(version_base="1.3", config_path="../conf/scripts", config_name="simulate_clicks")

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +19,7 @@ from functions.config import AppConfig
 from functions.context import Context
 from jobs.bootstrap import build_context, close_context, load_config
 from jobs.envfile import load_env_file
+from tests.support.triton import leaked, loaded_versions, session_models
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "test-admin-key"
@@ -72,6 +73,21 @@ def auth(key: str = ADMIN_KEY) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def config() -> AppConfig:
     return load_config(("env=test",))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def triton_left_as_found(config: AppConfig) -> Iterator[None]:
+    """Fail the run when a version this session deployed is still loaded in Triton at its end: each
+    one holds 0.4-1 GB on a server kept between runs. Versions others load meanwhile are only named."""
+    before = loaded_versions(config)
+    yield
+    after = loaded_versions(config)
+    if before is None or after is None:
+        return  # no server (unit tests alone); tests that need one fail on their own
+    ours, others = leaked(before, after, session_models())
+    if others:
+        print(f"\nTriton versions loaded during the run by another session: {', '.join(others)}")
+    assert not ours, f"tests left these Triton versions loaded (undeploy them in a finally): {ours}"
 
 
 @pytest.fixture(scope="session")

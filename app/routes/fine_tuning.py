@@ -14,6 +14,7 @@ from functions.fine_tuning import handler
 from functions.fine_tuning.messages import FineTuningSubmission
 from functions.records import Task, TaskQuery, TaskStatus
 from functions.tasks import handler as tasks
+from functions.tasks.logic import public_view
 from functions.tasks.messages import Accepted, TaskPage
 
 
@@ -34,7 +35,7 @@ async def _own(task_id: str, ctx: Ctx) -> Task:
 @get("/{task_id:str}")
 async def get_task(task_id: FromPath[str], ctx: Ctx) -> Task:
     """One fine-tuning task: status, progress (trial k of n, best metric so far), result."""
-    return await _own(task_id, ctx)
+    return public_view(await _own(task_id, ctx))
 
 
 @get("/")
@@ -53,7 +54,7 @@ async def list_tasks(
 async def cancel_task(task_id: FromPath[str], ctx: Ctx) -> Task:
     """Cancel: a pending task stops at once; a running one at the trainer's next step, cleaning up."""
     await _own(task_id, ctx)
-    return await tasks.cancel(task_id, ctx)
+    return public_view(await tasks.cancel(task_id, ctx))
 
 
 router = Router(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from litestar import Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from app.deps import Ctx
 from functions.structs import Struct
@@ -25,7 +26,7 @@ def health() -> Health:
     return Health(status="ok")
 
 
-@get("/ready")
+@get("/ready", responses={503: ResponseSpec(Readiness, description="a dependency does not answer")})
 async def ready(ctx: Ctx) -> Response[Readiness]:
     """200 when Postgres, Redis and the inference backend all answer, else 503 naming which not."""
     # A probe that raises counts as "not ready": readiness must answer, not 500.

@@ -13,6 +13,7 @@ from functions.records import Task, TaskQuery, TaskStatus
 from functions.reindex import handler
 from functions.reindex.messages import CleanupResult, ReindexSubmission, SwitchResult
 from functions.tasks import handler as tasks
+from functions.tasks.logic import public_view
 from functions.tasks.messages import Accepted, TaskPage
 
 
@@ -26,7 +27,7 @@ async def submit(data: JSONBody[ReindexSubmission], ctx: Ctx) -> Accepted:
 @get("/reindex/tasks/{task_id:str}")
 async def get_task(task_id: FromPath[str], ctx: Ctx) -> Task:
     """One reindex task: status, progress (items done of total, rate), ETA, result with verification."""
-    return await handler.get(task_id, ctx)
+    return public_view(await handler.get(task_id, ctx))
 
 
 @get("/reindex/tasks")
@@ -46,7 +47,7 @@ async def cancel_task(task_id: FromPath[str], ctx: Ctx) -> Task:
     """Cancel: the run stops at its next check, its batches are cancelled, the destination stays
     (cleanup drops it)."""
     await handler.get(task_id, ctx)
-    return await tasks.cancel(task_id, ctx)
+    return public_view(await tasks.cancel(task_id, ctx))
 
 
 @post("/collections/{collection_id:str}/switch", status_code=200)

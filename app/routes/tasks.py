@@ -11,13 +11,15 @@ from app.auth import require
 from app.deps import Ctx
 from functions.records import Task, TaskQuery, TaskStatus
 from functions.tasks import handler
+from functions.tasks.logic import public_view
 from functions.tasks.messages import Accepted, TaskPage
 
 
 @get("/{task_id:str}")
 async def get_task(task_id: FromPath[str], ctx: Ctx) -> Task:
-    """One task: status, progress (percentage, message, ETA), error, result."""
-    return await handler.get(task_id, ctx)
+    """One task: status, progress (percentage, message, ETA), error, result, and its request: lists cut
+    to their first 3 elements, texts to 200 characters (`request_truncated` says so), passwords masked."""
+    return public_view(await handler.get(task_id, ctx))
 
 
 @get("/")
@@ -36,13 +38,15 @@ async def list_tasks(
 
 @post("/{task_id:str}/cancel", status_code=200)
 async def cancel_task(task_id: FromPath[str], ctx: Ctx) -> Task:
-    """Cancel: pending tasks stop at once, running ones at their next checkpoint."""
-    return await handler.cancel(task_id, ctx)
+    """Cancel: pending tasks, and running ones whose worker died (`lease_until` passed), stop at once;
+    other running ones at their next checkpoint."""
+    return public_view(await handler.cancel(task_id, ctx))
 
 
 @post("/{task_id:str}/restart", status_code=202)
 async def restart_task(task_id: FromPath[str], ctx: Ctx) -> Accepted:
-    """Run a failed or cancelled task again."""
+    """Run a failed or cancelled task again, or a running one whose worker died (`lease_until` passed),
+    as a new generation."""
     return await handler.restart(task_id, ctx)
 
 

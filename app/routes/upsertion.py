@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Response, Router, delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from app.auth import require
@@ -23,7 +24,7 @@ from functions.upsertion.messages import (
 )
 
 
-@post("/indexes")
+@post("/indexes", responses={200: ResponseSpec(Index, description="the index existed already")})
 async def create_index(data: JSONBody[CreateIndexRequest], ctx: Ctx) -> Response[Index]:
     """Create an index with a live collection for the configured model: 201, or 200 if it existed."""
     index, created = await indexes.create_index(data, ctx)

@@ -100,7 +100,8 @@ async def _given(session_id: str, req: CreateSession, ctx: Context) -> NewSessio
     if blue is None:
         raise NotFound(f"index {req.index!r} does not exist", field="index")
     embedder = await ctx.embedders.of(blue)
-    vector = (await embedder.embed_queries([req.query]))[0]
+    text, _ = await embedder.query_window(req.query)  # a long query: the start the model reads
+    vector = (await embedder.embed_queries([text]))[0]
     return NewSession(
         session_id=session_id,
         index_name=req.index,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from functions.clickstream.messages import Event, EventError, EventResult, ShownItem
 from functions.errors import InvalidInput
 from functions.records import StoredEvent, StoredSession
+from functions.structs import unstorable
 
 
 def aware(moment: datetime) -> datetime:
@@ -67,6 +68,9 @@ def check_event(
     if event.type not in weights:
         known = ", ".join(sorted(weights))
         return _refuse(422, "type", f"event type {event.type!r} is not one of: {known}")
+    bad = unstorable(event.attributes, "attributes")  # free-form JSON: its strings are checked here
+    if bad is not None:
+        return _refuse(422, bad, f"{bad} holds U+0000 or a lone surrogate, which cannot be stored")
     placed = _placed(event, session)
     if isinstance(placed, EventError):
         return placed

@@ -9,13 +9,14 @@ import msgspec
 from msgspec import Meta
 
 from functions.records import IndexName, ObjectId
-from functions.structs import Struct
+from functions.structs import Struct, Text
 
 # Session and event ids travel in URL paths: printable ASCII without '/' or spaces.
 SessionId = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[\x21-\x2e\x30-\x7e]+$")]
-EventId = Annotated[str, Meta(min_length=1, max_length=200)]
-UserId = Annotated[str, Meta(min_length=1, max_length=256)]
-Rank = Annotated[int, Meta(ge=1)]
+EventId = Annotated[Text, Meta(min_length=1, max_length=200)]
+UserId = Annotated[Text, Meta(min_length=1, max_length=256)]
+INT32_MAX = 2**31 - 1  # ranks, offsets and dwell times are Postgres integers
+Rank = Annotated[int, Meta(ge=1, le=INT32_MAX)]
 MAX_EVENTS = 1000  # per request; config.clickstream.max_batch_events may lower it
 
 
@@ -32,10 +33,10 @@ class CreateSession(Struct, frozen=True, kw_only=True):
     must be distinct and consecutive (a later page may start above 1)."""
 
     session_id: SessionId | None = None
-    search_id: str | None = None
+    search_id: Annotated[Text, Meta(max_length=200)] | None = None
     index: IndexName | None = None
     user_id: UserId | None = None
-    query: Annotated[str, Meta(min_length=1, max_length=2000)] | None = None
+    query: Annotated[Text, Meta(min_length=1)] | None = None  # bounded by the body limit, like a search's
     shown: Annotated[list[ShownItem], Meta(max_length=1000)] | None = None
 
 
@@ -63,11 +64,11 @@ class Event(Struct, frozen=True, kw_only=True):
     `timestamp` defaults to now (without a zone: UTC); events may arrive in any order."""
 
     event_id: EventId
-    type: Annotated[str, Meta(min_length=1, max_length=100)]
+    type: Annotated[Text, Meta(min_length=1, max_length=100)]
     object_id: ObjectId | None = None
     rank: Rank | None = None
     timestamp: datetime | None = None
-    dwell_ms: Annotated[int, Meta(ge=0)] | None = None
+    dwell_ms: Annotated[int, Meta(ge=0, le=INT32_MAX)] | None = None
     attributes: dict[str, Any] = msgspec.field(default_factory=dict)
 
 

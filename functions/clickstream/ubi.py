@@ -17,9 +17,10 @@ from typing import Any
 import msgspec
 
 from functions.clickstream.logic import aware
-from functions.clickstream.messages import Event, EventError, Session
+from functions.clickstream.messages import INT32_MAX, Event, EventError, Session
 from functions.clickstream.ubi_messages import UbiEvent, UbiQuery, UbiTime
 from functions.records import StoredEvent
+from functions.structs import unstorable
 
 SESSION_ID = re.compile(r"^[\x21-\x2e\x30-\x7e]{1,200}$")
 AT = re.compile(r"at `\$\.(\w+)")  # the field msgspec names in a ValidationError
@@ -76,6 +77,9 @@ def query_fields(
     if not SESSION_ID.match(query.query_id):
         return EventError(status=422, field="query_id", detail="query_id must be printable ASCII without '/'")
     attrs = query.query_attributes
+    bad = unstorable(attrs, "query_attributes")
+    if bad is not None:
+        return EventError(status=422, field=bad, detail=f"{bad} holds U+0000 or a lone surrogate")
     user = attrs.get("user_id", query.client_id)  # present but null: an anonymous session
     if user is not None and not (isinstance(user, str) and 1 <= len(user) <= 256):
         return EventError(status=422, field="client_id", detail="the user id must be 1-256 characters")
@@ -84,10 +88,14 @@ def query_fields(
     except (ValueError, OverflowError, OSError) as exc:
         return EventError(status=422, field="timestamp", detail=f"timestamp is not a time: {exc}")
     shown = query.query_response_object_ids or query.query_response_hit_ids
+    listed = list(shown) if shown else shown_by_impressions.get(query.query_id, [])
     offset = attrs.get("shown_offset")
+    if isinstance(offset, int) and offset > INT32_MAX - len(listed):  # ranks are Postgres integers
+        detail = f"shown_offset is {offset}; at most {INT32_MAX - len(listed)}"
+        return EventError(status=422, field="query_attributes.shown_offset", detail=detail)
     return QueryFields(
         user_id=user,
-        shown=list(shown) if shown else shown_by_impressions.get(query.query_id, []),
+        shown=listed,
         shown_offset=offset if isinstance(offset, int) and offset >= 0 else 0,
         irrelevant=attrs.get("irrelevant") is True,
         created_at=created_at,

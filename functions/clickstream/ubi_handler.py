@@ -155,7 +155,8 @@ async def _query_vectors(
     found: dict[str, list[float]] = {}
     for collection_id, items in by_collection.items():
         embedder = await ctx.embedders.of(blues[collection_id])
-        embedded = await embedder.embed_queries([text for _, text in items])
+        texts = [(await embedder.query_window(text))[0] for _, text in items]
+        embedded = await embedder.embed_queries(texts)
         found.update(
             {qid: [float(x) for x in vector] for (qid, _), vector in zip(items, embedded, strict=True)}
         )

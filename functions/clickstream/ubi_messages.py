@@ -14,9 +14,9 @@ from msgspec import Meta
 
 from functions.clickstream.messages import EventError
 from functions.records import IndexName
-from functions.structs import Struct
+from functions.structs import Struct, Text
 
-UbiId = Annotated[str, Meta(min_length=1, max_length=200)]
+UbiId = Annotated[Text, Meta(min_length=1, max_length=200)]
 # RFC 3339, or epoch milliseconds as OpenSearch stores them; without a zone: UTC.
 UbiTime = datetime | int
 MAX_UBI_ITEMS = 1000  # queries, and events, per import (config.clickstream.max_batch_events may lower it)
@@ -32,14 +32,14 @@ class UbiQuery(UbiStruct, frozen=True, kw_only=True):
     `irrelevant` there restore those session fields."""
 
     query_id: UbiId
-    user_query: Annotated[str, Meta(max_length=2000)] = ""
-    client_id: str | None = None
+    user_query: Text = ""  # bounded by the body limit; a long one is embedded from its start
+    client_id: Text | None = None
     timestamp: UbiTime | None = None
-    application: str | None = None
-    query_response_id: str | None = None
-    query_response_object_ids: list[str] | None = None
+    application: Text | None = None
+    query_response_id: Text | None = None
+    query_response_object_ids: list[Text] | None = None
     # The OpenSearch UBI plugin's name for the same list.
-    query_response_hit_ids: list[str] | None = None
+    query_response_hit_ids: list[Text] | None = None
     query_attributes: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -47,15 +47,15 @@ class UbiEvent(UbiStruct, frozen=True, kw_only=True):
     """A UBI event: `event_attributes.object.object_id` is the object, `position.ordinal` its rank
     (1 = top; used when no object_id is given); `event_attributes.event_id` and `dwell_ms` are ours."""
 
-    action_name: Annotated[str, Meta(min_length=1, max_length=100)]
-    query_id: str | None = None
-    client_id: str | None = None
-    session_id: str | None = None
-    user_id: str | None = None
+    action_name: Annotated[Text, Meta(min_length=1, max_length=100)]
+    query_id: Text | None = None
+    client_id: Text | None = None
+    session_id: Text | None = None
+    user_id: Text | None = None
     timestamp: UbiTime | None = None
-    application: str | None = None
-    message_type: str | None = None
-    message: str | None = None
+    application: Text | None = None
+    message_type: Text | None = None
+    message: Text | None = None
     event_attributes: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
@@ -66,7 +66,7 @@ class UbiImport(Struct, frozen=True, kw_only=True):
     index: IndexName | None = None
     queries: Annotated[list[UbiQuery], Meta(max_length=MAX_UBI_ITEMS)] = msgspec.field(default_factory=list)
     events: Annotated[list[UbiEvent], Meta(max_length=MAX_UBI_ITEMS)] = msgspec.field(default_factory=list)
-    next_cursor: str | None = None
+    next_cursor: Text | None = None
 
 
 class UbiQueryResult(Struct, frozen=True, kw_only=True):

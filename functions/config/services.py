@@ -40,6 +40,7 @@ class ApiConfig(Struct, frozen=True, kw_only=True):
     search_keys: tuple[str, ...]
     generate_key_if_missing: bool
     max_body_bytes: PositiveInt
+    retry_after_s: PositiveInt
 
 
 class ModelConfig(Struct, frozen=True, kw_only=True):
@@ -68,6 +69,8 @@ class TasksConfig(Struct, frozen=True, kw_only=True):
     backoff_max_s: NonNegFloat
     progress_interval_s: NonNegFloat
     stale_pending_s: NonNegFloat
+    # Whole seconds: the sweep that requeues expired leases is an arq cron, which counts in seconds.
+    lease_s: PositiveInt
 
 
 class WebhooksConfig(Struct, frozen=True, kw_only=True):
@@ -88,6 +91,8 @@ class WorkerConfig(Struct, frozen=True, kw_only=True):
     job_timeout_s: PositiveInt
     poll_delay_s: NonNegFloat
     keep_result_s: PositiveInt
+    reconnect_base_s: NonNegFloat
+    reconnect_max_s: NonNegFloat
 
 
 class WorkersConfig(Struct, frozen=True, kw_only=True):

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from functions.records import IndexName, ModelScores
-from functions.structs import Struct
+from functions.structs import Struct, Text
 from functions.tasks.messages import CallbackUrl, IdempotencyKey
 
 PresetName = Literal["tiny", "small", "default"]
 Seed = Annotated[int, Meta(ge=0, le=2**31 - 1)]
-QueryId = Annotated[str, Meta(min_length=1, max_length=200)]
+QueryId = Annotated[Text, Meta(min_length=1, max_length=200)]
 Grade = Annotated[int, Meta(ge=0, le=100)]
 
 
@@ -22,11 +22,10 @@ class Benchmark(Struct, frozen=True, kw_only=True):
     scored on, over the same candidates. Documents are object ids of the index; a judged object that
     is not stored counts as not found. Reported only: the gate decides on the held-out clicks."""
 
-    name: Annotated[str, Meta(min_length=1, max_length=100)] = "qrels"
-    queries: Annotated[
-        dict[QueryId, Annotated[str, Meta(min_length=1, max_length=2000)]], Meta(max_length=10_000)
-    ]
-    qrels: Annotated[dict[QueryId, dict[str, Grade]], Meta(max_length=10_000)]
+    name: Annotated[Text, Meta(min_length=1, max_length=100)] = "qrels"
+    # Query texts as long as the body allows: the model reads the start of a long one.
+    queries: Annotated[dict[QueryId, Annotated[Text, Meta(min_length=1)]], Meta(max_length=10_000)]
+    qrels: Annotated[dict[QueryId, dict[Text, Grade]], Meta(max_length=10_000)]
 
 
 class BenchmarkScores(Struct, frozen=True, kw_only=True):

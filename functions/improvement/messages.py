@@ -7,11 +7,11 @@ from typing import Annotated
 from msgspec import Meta, field
 
 from functions.records import IndexName, ObjectId
-from functions.structs import Struct
+from functions.structs import Struct, Text
 from functions.tasks.messages import CallbackUrl, IdempotencyKey
 
-SessionId = Annotated[str, Meta(min_length=1, max_length=200)]
-UserId = Annotated[str, Meta(min_length=1, max_length=256)]
+SessionId = Annotated[Text, Meta(min_length=1, max_length=200)]
+UserId = Annotated[Text, Meta(min_length=1, max_length=256)]
 MAX_SESSIONS = 1000
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from functions.records.arrays import Vectors
-from functions.structs import Struct
+from functions.structs import Struct, Text
 
 Metric = Literal["cosine", "dot", "l2"]
 CollectionStatus = Literal["active", "deleting"]
@@ -27,7 +27,7 @@ IndexName = Annotated[
         description="lower-case letter, then up to 62 of a-z, 0-9, '_' and '-'",
     ),
 ]
-ObjectId = Annotated[str, Meta(min_length=1, max_length=256)]
+ObjectId = Annotated[Text, Meta(min_length=1, max_length=256)]
 
 
 class Index(Struct, frozen=True, kw_only=True):

@@ -42,6 +42,11 @@ class Task(Struct, frozen=True, kw_only=True):
     started_at: datetime | None
     finished_at: datetime | None
     eta_seconds: float | None = None
+    # While running: when the task counts as lost unless its worker renews the lease (docs/api.md).
+    lease_until: datetime | None = None
+    # The API shows `request` bounded and with credentials masked (functions/tasks/logic.py): true when
+    # something of it was cut there; the stored request stays whole.
+    request_truncated: bool = False
 
 
 class NewTask(Struct, frozen=True, kw_only=True):

@@ -7,10 +7,10 @@ from typing import Annotated
 from msgspec import Meta
 
 from functions.records import Index, IndexName
-from functions.structs import Struct
+from functions.structs import Struct, Text
 from functions.tasks.messages import CallbackUrl, IdempotencyKey
 
-CollectionId = Annotated[str, Meta(min_length=1, max_length=40)]
+CollectionId = Annotated[Text, Meta(min_length=1, max_length=40)]
 Version = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -103,6 +103,8 @@ class SwitchResult(Struct, frozen=True, kw_only=True):
     # The `improvement.replay` task that brings the new blue collection up to date with the sessions
     # applied elsewhere meanwhile (None: improvement is off).
     replay_task_id: str | None = None
+    # True when the collection was blue already: nothing changed and no replay was queued.
+    already: bool = False
 
 
 class SwitchRequest(Struct, frozen=True, kw_only=True):

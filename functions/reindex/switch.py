@@ -47,16 +47,19 @@ async def _catch_up(target: Collection, ctx: Context) -> str | None:
 
 
 async def switch_to(collection_id: str, ctx: Context) -> SwitchResult:
-    """Make a collection its index's blue one. A reindex destination must be verified and hold as
-    many objects as the current blue collection (writes reach both, so they stay equal)."""
+    """Make a collection its index's blue one (a no-op when it is blue already). A reindex destination
+    must be verified and hold as many objects as the current blue collection (writes reach both)."""
     store, data = stores(ctx)
     target = await ctx.collections.get_collection(collection_id)
     if target is None:
         raise NotFound(f"collection {collection_id!r} does not exist", field="collection_id")
     await ctx.embedders.of(target)  # a collection whose model cannot embed queries here is refused
     index = await _index(target.index_name, ctx)
+    if index.blue_collection_id == target.id:
+        # Idempotent: a retried switch changes nothing and queues no second replay.
+        return SwitchResult(index=index, champion_version=target.model_version, already=True)
     runs = await store.runs_of_dest(target.id)
-    if runs and index.blue_collection_id != target.id:
+    if runs:
         if runs[0].state not in ("verified", "switched"):
             raise Conflict(
                 f"collection {target.id} is still being built (reindex {runs[0].task_id})",

@@ -28,17 +28,17 @@ async def search(req: SearchRequest, ctx: Context) -> SearchResult:
     # Personal vectors (improvement.personal) rank that user's own results; switched off, none are read.
     user_id = req.user_id if ctx.config.improvement.personal else None
 
-    async def attempt(collection: Collection) -> tuple[Collection, Vectors, list[Hit]]:
+    async def attempt(collection: Collection) -> tuple[Collection, Vectors, bool, list[Hit]]:
         # Embedded before the snapshot opens: no connection waits on the model.
-        vector = await _query_vector(req, collection, ctx)
+        vector, truncated = await _query_vector(req, collection, ctx)
         async with ctx.vectors.read_blue(collection, ctx.config.search.ef_search) as reader:
             if req.mode == "average":
                 hits = await _by_average(req, collection, reader, vector, limit, user_id)
             else:
                 hits = await _by_best_part(req, collection, reader, vector, limit, user_id)
-            return collection, vector, hits
+            return collection, vector, truncated, hits
 
-    collection, vector, hits = await on_blue(req.index, ctx, attempt)
+    collection, vector, truncated, hits = await on_blue(req.index, ctx, attempt)
     search_id = str(uuid.uuid4())
     await ctx.collections.record_search(
         SearchRecord(
@@ -53,7 +53,13 @@ async def search(req: SearchRequest, ctx: Context) -> SearchResult:
             query_vector=vector.tolist(),
         )
     )
-    return SearchResult(search_id=search_id, index=req.index, collection_id=collection.id, hits=hits)
+    return SearchResult(
+        search_id=search_id,
+        index=req.index,
+        collection_id=collection.id,
+        hits=hits,
+        query_truncated=truncated,
+    )
 
 
 T = TypeVar("T")
@@ -76,14 +82,16 @@ async def on_blue(index: str, ctx: Context, attempt: Callable[[Collection], Awai
     raise Unavailable(f"the live collection of {index!r} kept changing during the search; try again")
 
 
-async def _query_vector(req: SearchRequest, collection: Collection, ctx: Context) -> Vectors:
+async def _query_vector(req: SearchRequest, collection: Collection, ctx: Context) -> tuple[Vectors, bool]:
+    """The query vector, and whether the model read only the start of the query text."""
     if req.vector is not None:
-        return logic.query_vector(req.vector, collection.dim)
+        return logic.query_vector(req.vector, collection.dim), False
     assert req.query is not None  # page_size checked that exactly one is given
     # The collection's own model version: a query embedded by another would match nothing meaningful.
     embedder = await ctx.embedders.of(collection)
-    embedded: Vectors = (await embedder.embed_queries([req.query]))[0]
-    return embedded
+    text, truncated = await embedder.query_window(req.query)
+    embedded: Vectors = (await embedder.embed_queries([text]))[0]
+    return embedded, truncated
 
 
 async def _by_best_part(

@@ -49,13 +49,31 @@ def check_filter(f: filters.Filter | None) -> None:
         filters.check(f)
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32
+
+
 def query_vector(vector: Sequence[float], dim: int) -> Vectors:
-    """A caller's vector, checked against the collection's dimension."""
+    """A caller's vector, checked against the collection's dimension and what pgvector can score:
+    finite float32 components and a length whose square float32 holds (cosine divides by it)."""
     if len(vector) != dim:
         raise InvalidInput(f"vector has {len(vector)} dimensions; this index has {dim}", field="vector")
-    array = np.asarray(vector, dtype=np.float32)
-    if not np.all(np.isfinite(array)):
-        raise InvalidInput("vector holds a value that is not a finite number", field="vector")
+    wide = np.asarray(vector, dtype=np.float64)
+    bad = np.flatnonzero(~(np.abs(wide) <= FLOAT32_MAX))  # NaN compares false: caught here too
+    if bad.size:
+        i, value = int(bad[0]), float(wide[bad[0]])
+        if not np.isfinite(value):
+            raise InvalidInput(f"vector[{i}] is not a finite number", field="vector")
+        raise InvalidInput(f"vector[{i}] is {value:g}, outside the float32 range (±3.4e38)", field="vector")
+    array = wide.astype(np.float32)
+    if not np.any(array):
+        # Its cosine with anything is 0/0: pgvector answers NaN, so there is no ranking to give.
+        raise InvalidInput("vector is all zeros: it has no direction to search by", field="vector")
+    squared = float(np.dot(wide, wide))
+    if not FLOAT32_TINY <= squared <= FLOAT32_MAX:
+        raise InvalidInput(
+            f"vector's squared length ({squared:g}) is outside the float32 range: scale it", field="vector"
+        )
     return array
 
 

@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta
 
 from functions.records import Filter, IndexName, Sort
-from functions.structs import Struct
+from functions.structs import Struct, Text
 
 SearchMode = Literal["best_part", "average"]
 # A ceiling for the schema (the largest dimension HNSW indexes); the collection's own dim is checked.
 MAX_VECTOR_DIM = 2000
+# No length limit below the request body's (api.max_body_bytes): the model reads the start of a long query.
+QueryText = Annotated[Text, Meta(min_length=1)]
 
 
 class SearchRequest(Struct, frozen=True, kw_only=True):
@@ -20,16 +22,19 @@ class SearchRequest(Struct, frozen=True, kw_only=True):
 
     best_part ranks an object by its best-matching part; average by its average vector. `filter`
     keeps only objects whose payload matches; the page is still filled up to `limit`.
+
+    A query longer than the model's window is embedded from its start (`query_truncated` says so); a
+    `vector` of all zeros is refused (it has no direction), as is one outside float32's range.
     """
 
     index: IndexName
-    query: Annotated[str, Meta(min_length=1, max_length=2000)] | None = None
+    query: QueryText | None = None
     vector: Annotated[list[float], Meta(min_length=1, max_length=MAX_VECTOR_DIM)] | None = None
     limit: Annotated[int, Meta(ge=1)] | None = None
     offset: Annotated[int, Meta(ge=0)] = 0
     mode: SearchMode = "best_part"
     filter: Filter | None = None
-    user_id: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
+    user_id: Annotated[Text, Meta(min_length=1, max_length=256)] | None = None
     include_payload: bool = True
 
 
@@ -44,12 +49,14 @@ class Hit(Struct, frozen=True, kw_only=True):
 
 
 class SearchResult(Struct, frozen=True, kw_only=True):
-    """Hits in rank order; pass `search_id` with clicks so they count towards improvement."""
+    """Hits in rank order; pass `search_id` with clicks so they count towards improvement.
+    `query_truncated`: the query is longer than the model reads, so only its start was embedded."""
 
     search_id: str
     index: str
     collection_id: str
     hits: list[Hit]
+    query_truncated: bool = False
 
 
 class PayloadSearchRequest(Struct, frozen=True, kw_only=True):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from functions.context import Context
-from functions.errors import Conflict, InvalidInput, NotFound
+from functions.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from functions.records import NewTask, Task, TaskQuery
-from functions.tasks.logic import can_restart, fingerprint, is_terminal, is_uuid
+from functions.tasks.logic import fingerprint, is_terminal, is_uuid, public_view
 from functions.tasks.messages import Accepted, TaskPage
 from functions.webhooks.logic import validate_callback_url
+
+log = logging.getLogger("embedloop.tasks")
 
 
 def accepted(task: Task, created: bool) -> Accepted:
@@ -27,8 +31,17 @@ async def submit(new: NewTask, ctx: Context) -> Accepted:
     if not is_terminal(task):
         # Enqueue even when the task existed: if the first enqueue was lost, this repairs it,
         # and the deterministic job id makes a duplicate impossible.
-        await ctx.queue.enqueue(task)
+        await _enqueue_durable(task, ctx)
     return accepted(task, created)
+
+
+async def _enqueue_durable(task: Task, ctx: Context) -> None:
+    """Enqueue a task whose row is already stored. With the queue down the task is still accepted:
+    the pending sweep enqueues it once the queue is back, so failing the request would be untrue."""
+    try:
+        await ctx.queue.enqueue(task)
+    except ServiceUnavailable as exc:
+        log.warning("task %s (%s) stored but not enqueued; the sweep will: %s", task.id, task.kind, exc)
 
 
 async def get(task_id: str, ctx: Context) -> Task:
@@ -40,15 +53,16 @@ async def get(task_id: str, ctx: Context) -> Task:
 
 
 async def list_tasks(query: TaskQuery, ctx: Context) -> TaskPage:
-    """Tasks newest first, filtered by kind/status/parent, keyset-paginated."""
+    """Tasks newest first, filtered by kind/status/parent, keyset-paginated, as the API shows them."""
     if query.parent_id is not None and not is_uuid(query.parent_id):
         raise InvalidInput("parent_id must be a task id (a UUID)", field="parent_id")
     items, cursor = await ctx.tasks.page(query)
-    return TaskPage(items=items, next_cursor=cursor)
+    return TaskPage(items=[public_view(t) for t in items], next_cursor=cursor)
 
 
 async def cancel(task_id: str, ctx: Context) -> Task:
-    """Cancel a pending task now, or ask a running one to stop at its next checkpoint."""
+    """Cancel a pending task now, or one whose worker died (its lease expired); ask a running one to
+    stop at its next checkpoint."""
     task = await get(task_id, ctx)
     if task.status == "cancelled":
         return task
@@ -58,17 +72,24 @@ async def cancel(task_id: str, ctx: Context) -> Task:
     if updated is None:
         return await get(task_id, ctx)
     if updated.status == "cancelled" and updated.callback_url:
-        await ctx.queue.enqueue_webhook(updated)
+        try:
+            await ctx.queue.enqueue_webhook(updated)
+        except ServiceUnavailable as exc:  # the sweep delivers callbacks that were never attempted
+            log.warning("task %s cancelled; its webhook waits for the sweep: %s", task_id, exc)
     return updated
 
 
 async def restart(task_id: str, ctx: Context) -> Accepted:
-    """Run a failed or cancelled task again, as a new generation with a fresh job id."""
-    task = await get(task_id, ctx)
-    if not can_restart(task):
-        raise Conflict(f"only failed or cancelled tasks restart; this one is {task.status}", field="task_id")
+    """Run a failed or cancelled task again, or a running one whose worker died (its lease expired), as
+    a new generation with a fresh job id. The store decides, by the database's clock."""
+    await get(task_id, ctx)
     restarted = await ctx.tasks.restart(task_id)
     if restarted is None:
-        raise Conflict(f"task {task_id} changed state meanwhile; read it and retry", field="task_id")
-    await ctx.queue.enqueue(restarted)
+        task = await get(task_id, ctx)
+        raise Conflict(
+            "only failed or cancelled tasks restart, or running ones whose worker was lost (lease_until "
+            f"passed); this one is {task.status}",
+            field="task_id",
+        )
+    await _enqueue_durable(restarted, ctx)
     return accepted(restarted, False)

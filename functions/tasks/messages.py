@@ -8,10 +8,10 @@ from typing import Annotated
 from msgspec import Meta
 
 from functions.records import Task, TaskStatus
-from functions.structs import Struct
+from functions.structs import Struct, Text
 
 IdempotencyKey = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
-CallbackUrl = Annotated[str, Meta(min_length=8, max_length=2000)]
+CallbackUrl = Annotated[Text, Meta(min_length=8, max_length=2000)]
 
 
 class TaskPage(Struct, frozen=True, kw_only=True):

@@ -35,6 +35,7 @@ async def collections_to_write(index: str, ctx: Context) -> list[Collection]:
 async def upsert_task(data: UpsertSubmission, ctx: Context) -> NewTask:
     """Check an upsert before it is queued (limits, index exists, source readable); describe its task."""
     logic.check_upsert(data, ctx.config.upsertion)  # before request(), which merges an inline source
+    logic.check_sizes(data, ctx.config.upsertion)
     req = data.request()
     await collections_to_write(req.index, ctx)
     source = req.external()

@@ -15,6 +15,7 @@ import msgspec
 from functions.config import UpsertionConfig
 from functions.errors import InvalidInput
 from functions.records import StoredObject
+from functions.structs import unstorable
 from functions.upsertion.messages import (
     Content,
     DeleteRequest,
@@ -45,10 +46,24 @@ def check_upsert(req: UpsertRequest, cfg: UpsertionConfig) -> None:
     _check_characters(req, "items" if items is not None else "source")
 
 
+def check_sizes(req: UpsertRequest, cfg: UpsertionConfig) -> None:
+    """Refuse a request whose inline item is over upsertion.max_item_bytes, naming it: its size is
+    known before any task exists. (A task still fails such an item alone, should the limit change.)"""
+    field = "items" if req.items is not None else "source.items"
+    for i, item in enumerate(req.inline() or []):
+        try:
+            size = item_bytes(item, req.template, req.fields)
+        except (MissingField, TypeError, ValueError):
+            continue  # not a size problem: the task reports it for this item alone
+        if size > cfg.max_item_bytes:
+            detail = f"item {item.object_id!r} is {size} bytes; the limit is {cfg.max_item_bytes}"
+            raise InvalidInput(detail, field=f"{field}[{i}]")
+
+
 def check_delete(req: DeleteRequest, cfg: UpsertionConfig) -> None:
     """Delete requests follow the same size and character rules as upserts."""
-    _check_ids(req.object_ids, cfg, "items")
-    _check_characters(req, "items")
+    _check_ids(req.object_ids, cfg, "object_ids")
+    _check_characters(req, "object_ids")
 
 
 def _check_ids(object_ids: Sequence[str], cfg: UpsertionConfig, field: str) -> None:
@@ -62,20 +77,12 @@ def _check_ids(object_ids: Sequence[str], cfg: UpsertionConfig, field: str) -> N
 
 
 def _check_characters(req: UpsertRequest | DeleteRequest, field: str) -> None:
-    # Postgres text and jsonb cannot hold U+0000: refuse it before it reaches the tasks table.
-    if has_nul(msgspec.to_builtins(req)):
-        raise InvalidInput("the request contains a NUL character (U+0000)", field=field)
-
-
-def has_nul(value: object) -> bool:
-    """Whether any string (key or value) inside a JSON-like value contains U+0000."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(has_nul(v) for v in value)
-    return False
+    # Postgres text and jsonb cannot hold U+0000 (nor UTF-8 a lone surrogate): refuse it before it
+    # reaches the tasks table, naming the innermost field (items[3].payload.title).
+    bad = unstorable(msgspec.to_builtins(req), "")
+    if bad is not None:
+        path = bad.lstrip(".") or field
+        raise InvalidInput(f"{path} contains a NUL character (U+0000) or a lone surrogate", field=path)
 
 
 def field_text(value: FieldValue) -> str:
@@ -106,6 +113,16 @@ def _field(content: Mapping[str, FieldValue], name: str) -> FieldValue:
     return content[name]
 
 
+def item_bytes(
+    item: UpsertItem, template: str | None, fields: Sequence[str] | None, text: str | None = None
+) -> int:
+    """An item's size against upsertion.max_item_bytes: its rendered text plus its payload as JSON
+    (UTF-8 bytes). Raises MissingField, or ValueError for a value JSON cannot hold."""
+    rendered = render(item.content, template, fields) if text is None else text
+    json.dumps(item.content, allow_nan=False)
+    return len(rendered.encode()) + len(json.dumps(item.payload, allow_nan=False).encode())
+
+
 def content_hash(text: str) -> str:
     """sha256 of the rendered text: equal text means the stored vectors are still right."""
     return hashlib.sha256(text.encode()).hexdigest()
@@ -126,8 +143,7 @@ def prepare_item(
     """Render and check one item; a bad item fails alone, never the whole request."""
     try:
         text = render(item.content, template, fields)
-        json.dumps(item.content, allow_nan=False)
-        size = len(text.encode()) + len(json.dumps(item.payload, allow_nan=False).encode())
+        size = item_bytes(item, template, fields, text)
     except MissingField as exc:
         return ItemFailure(object_id=item.object_id, reason=str(exc))
     except (TypeError, ValueError) as exc:

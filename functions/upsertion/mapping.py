@@ -10,7 +10,7 @@ import msgspec
 from functions.config import UpsertionConfig
 from functions.errors import InvalidInput
 from functions.records import FieldMapping, SourceRecord
-from functions.upsertion.logic import has_nul
+from functions.structs import unstorable
 from functions.upsertion.messages import FieldValue, ItemFailure, UpsertItem
 
 MAX_ID_CHARS = 256  # as ObjectId allows
@@ -70,8 +70,9 @@ def to_item(fields: Mapping[str, Any], mapping: FieldMapping) -> UpsertItem:
         payload = {n: fields[n] for n in mapping.payload_fields if n in fields}
     try:
         raw = {"object_id": oid, "content": content, "payload": msgspec.to_builtins(payload)}
-        if has_nul(raw):
-            raise BadRecord("contains a NUL character (U+0000)")
+        bad = unstorable(raw, "")
+        if bad is not None:
+            raise BadRecord(f"{bad.lstrip('.')} contains a NUL character (U+0000) or a lone surrogate")
         return msgspec.convert(raw, UpsertItem)
     except (msgspec.ValidationError, TypeError) as exc:
         raise BadRecord(str(exc)) from None

@@ -16,7 +16,7 @@ from functions.records import (
     ObjectId,
     PostgresSource,
 )
-from functions.structs import Struct
+from functions.structs import Struct, Text
 from functions.tasks.messages import CallbackUrl, IdempotencyKey
 
 # A ceiling for the schema; the live limit is config.upsertion.max_items_per_request.
@@ -28,7 +28,7 @@ Content = str | dict[str, FieldValue]
 class CreateIndexRequest(Struct, frozen=True, kw_only=True):
     name: IndexName
     model: (
-        Annotated[str, Meta(min_length=1, description="model preset; default: the configured one")] | None
+        Annotated[Text, Meta(min_length=1, description="model preset; default: the configured one")] | None
     ) = None
 
 
@@ -58,7 +58,7 @@ class CollectionList(Struct, frozen=True, kw_only=True):
 
 
 class SetBlueRequest(Struct, frozen=True, kw_only=True):
-    collection_id: Annotated[str, Meta(min_length=1, max_length=40)]
+    collection_id: Annotated[Text, Meta(min_length=1, max_length=40)]
 
 
 class UpsertItem(Struct, frozen=True, kw_only=True):

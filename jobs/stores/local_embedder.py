@@ -13,6 +13,7 @@ import numpy as np
 from functions.config import EmbedderConfig, ModelConfig
 from functions.records import Vectors
 from functions.upsertion.chunking import token_windows
+from jobs.embedding import query_window
 from jobs.embedding.model_paths import resolve_model_path
 from jobs.embedding.query_batcher import QueryBatcher
 
@@ -91,6 +92,14 @@ class LocalEmbedder:
         if len(texts) == 1:
             return (await self._queries.embed_one(texts[0]))[None, :]
         return await self._encode(texts, self._cfg.query_prefix)
+
+    async def query_window(self, text: str) -> tuple[str, bool]:
+        """The part of a query to embed and whether the model's window cuts it (tokens counted)."""
+        model = await self.load()
+        clipped, cut = query_window.clip(text, model.max_seq_length)
+        # Counted, not truncated: the tokenizer's length warning is a log line, not an error.
+        tokens = len(model.tokenizer(self._cfg.query_prefix + clipped.strip(), verbose=False)["input_ids"])
+        return clipped, query_window.truncated(cut, tokens, model.max_seq_length)
 
     async def split(self, text: str, max_tokens: int, overlap: int) -> list[str]:
         """Chunks of at most `max_tokens` model tokens, overlapping by `overlap`, cut at token edges."""

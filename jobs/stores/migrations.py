@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,12 +53,21 @@ def discover(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+@asynccontextmanager
+async def schema_lock(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Hold the schema's advisory lock: processes booting together change the schema one at a time."""
+    # A session lock is re-entrant (a holder may take it again), so callers can nest it.
+    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+
+
 async def migrate(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply pending migrations in one transaction each; safe to run concurrently and twice."""
     applied_now: list[str] = []
-    # A session lock serialises concurrent starters (web and workers booting together).
-    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
-    try:
+    async with schema_lock(conn):
         await conn.execute(CREATE_LEDGER)
         applied = {r["version"]: r for r in await conn.fetch(SELECT_APPLIED)}
         for mig in discover(folder):
@@ -68,6 +79,4 @@ async def migrate(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> li
                 await conn.execute(mig.sql)
                 await conn.execute(INSERT_APPLIED, mig.version, mig.name, mig.checksum)
             applied_now.append(f"{mig.version:03d}_{mig.name}")
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
     return applied_now

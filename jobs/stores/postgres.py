@@ -8,7 +8,7 @@ import asyncpg
 from pgvector.asyncpg import register_vector
 
 from functions.config import DatabaseConfig
-from jobs.stores.migrations import migrate
+from jobs.stores.migrations import migrate, schema_lock
 
 MIN_PGVECTOR = (0, 8, 4)
 MIN_SERVER = 170000
@@ -30,13 +30,28 @@ async def prepare_schema(cfg: DatabaseConfig) -> list[str]:
         if server < MIN_SERVER:
             # pg_c_utf8 (Unicode case folding for `match` filters) arrived in PostgreSQL 17.
             raise RuntimeError(f"PostgreSQL {server // 10000} is too old; embedloop needs 17 or newer")
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        version = await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-        if tuple(int(p) for p in str(version).split(".")[:3]) < MIN_PGVECTOR:
-            raise RuntimeError(f"pgvector {version} is too old; embedloop needs 0.8.4 or newer")
-        return await migrate(conn)
+        # Under the migrations' lock: web and both pools starting on a new database would otherwise race
+        # inside CREATE EXTENSION IF NOT EXISTS, and all but one die on pg_extension_name_index.
+        async with schema_lock(conn):
+            await create_vector_extension(conn)
+            version = await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            if tuple(int(p) for p in str(version).split(".")[:3]) < MIN_PGVECTOR:
+                raise RuntimeError(f"pgvector {version} is too old; embedloop needs 0.8.4 or newer")
+            return await migrate(conn)
     finally:
         await conn.close()
+
+
+async def create_vector_extension(conn: asyncpg.Connection) -> None:
+    """CREATE EXTENSION vector under the schema lock (re-entrant: prepare_schema holds it already)."""
+    async with schema_lock(conn):
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except (asyncpg.UniqueViolationError, asyncpg.DuplicateObjectError):
+            # Created meanwhile by something that does not take our lock (an older process, or a DBA's
+            # script): it exists, which is all this step wants.
+            if not await conn.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'vector'"):
+                raise
 
 
 async def create_pool(cfg: DatabaseConfig) -> asyncpg.Pool:

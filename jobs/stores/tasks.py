@@ -12,22 +12,16 @@ import msgspec
 
 from functions.errors import InvalidInput
 from functions.records import NewTask, Task, TaskError, TaskQuery
-
-COLUMNS = """id::text AS id, kind, status, progress, message, eta_seconds, attempts, generation, error,
-    idempotency_key, parent_id::text AS parent_id, request, result, callback_url, cancel_requested,
-    created_at, updated_at, started_at, finished_at"""
-
-
-def _task(row: asyncpg.Record | None) -> Task | None:
-    return None if row is None else msgspec.convert(dict(row), Task)
+from jobs.stores.task_leases import COLUMNS, LOST, TaskLeases
+from jobs.stores.task_leases import task_of as _task
 
 
 def _error(error: TaskError | None) -> dict[str, Any] | None:
     return None if error is None else msgspec.to_builtins(error)
 
 
-class PostgresTaskStore:
-    """Durable task state."""
+class PostgresTaskStore(TaskLeases):
+    """Durable task state (the lease queries are in task_leases.py)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -82,14 +76,6 @@ class PostgresTaskStore:
         more = len(rows) > query.limit
         return tasks, (_encode_cursor(tasks[-1]) if more and tasks else None)
 
-    START = f"""UPDATE tasks SET status = 'running', attempts = attempts + 1, updated_at = now(),
-            started_at = coalesce(started_at, now())
-        WHERE id = $1::uuid AND status IN ('pending', 'running') RETURNING {COLUMNS}"""
-
-    async def start_attempt(self, task_id: str) -> Task | None:
-        """Mark running and count the attempt; None when the task already ended (or is gone)."""
-        return _task(await self._pool.fetchrow(self.START, task_id))
-
     PROGRESS = """UPDATE tasks SET progress = $2, message = $3, eta_seconds = $4, updated_at = now()
         WHERE id = $1::uuid AND status = 'running'"""
 
@@ -97,19 +83,22 @@ class PostgresTaskStore:
         """Record progress of a running task."""
         await self._pool.execute(self.PROGRESS, task_id, pct, message, eta_s)
 
-    RETRYING = """UPDATE tasks SET status = 'pending', error = $2, message = $3, updated_at = now()
-        WHERE id = $1::uuid AND status = 'running'"""
+    RETRYING = """UPDATE tasks SET status = 'pending', error = $2, message = $3, updated_at = now(),
+            lease_until = NULL
+        WHERE id = $1::uuid AND status = 'running' AND ($4::int IS NULL OR generation = $4)"""
 
-    async def retrying(self, task_id: str, error: TaskError) -> None:
-        """Back to pending with the attempt's error kept, until the retry starts."""
+    async def retrying(self, task_id: str, error: TaskError, generation: int | None = None) -> None:
+        """Back to pending with the attempt's error kept, until the retry starts (only for
+        `generation` when given: a superseded job leaves the task alone)."""
         message = f"attempt {error.attempt} failed ({error.type}); retrying"
-        await self._pool.execute(self.RETRYING, task_id, _error(error), message)
+        await self._pool.execute(self.RETRYING, task_id, _error(error), message, generation)
 
     FINISH = f"""UPDATE tasks SET status = $2, result = $3, error = coalesce($4, error),
             progress = CASE WHEN $2 = 'done' THEN 100 ELSE progress END,
-            eta_seconds = NULL, finished_at = now(), updated_at = now(),
+            eta_seconds = NULL, finished_at = now(), updated_at = now(), lease_until = NULL,
             message = CASE WHEN $2 = 'done' THEN 'done' ELSE $2 END
-        WHERE id = $1::uuid AND status IN ('pending', 'running') RETURNING {COLUMNS}"""
+        WHERE id = $1::uuid AND status IN ('pending', 'running') AND ($5::int IS NULL OR generation = $5)
+        RETURNING {COLUMNS}"""
 
     async def finish(
         self,
@@ -118,18 +107,23 @@ class PostgresTaskStore:
         *,
         result: dict[str, Any] | None = None,
         error: TaskError | None = None,
+        generation: int | None = None,
     ) -> Task | None:
-        """Move to a final state once; a second finish (a duplicate job run) changes nothing."""
-        return _task(await self._pool.fetchrow(self.FINISH, task_id, status, result, _error(error)))
+        """Move to a final state once; a second finish (a duplicate job run) changes nothing, nor
+        does one for another `generation` than the task's."""
+        args = (task_id, status, result, _error(error), generation)
+        return _task(await self._pool.fetchrow(self.FINISH, *args))
 
+    # A task whose worker is dead (lease expired) has no job to notice the flag: it ends at once too.
     CANCEL = f"""UPDATE tasks SET cancel_requested = true, updated_at = now(),
-            status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
-            finished_at = CASE WHEN status = 'pending' THEN now() ELSE finished_at END,
-            message = CASE WHEN status = 'pending' THEN 'cancelled' ELSE 'cancelling' END
+            status = CASE WHEN status = 'pending' OR {LOST} THEN 'cancelled' ELSE status END,
+            finished_at = CASE WHEN status = 'pending' OR {LOST} THEN now() ELSE finished_at END,
+            lease_until = CASE WHEN status = 'pending' OR {LOST} THEN NULL ELSE lease_until END,
+            message = CASE WHEN status = 'pending' OR {LOST} THEN 'cancelled' ELSE 'cancelling' END
         WHERE id = $1::uuid AND status IN ('pending', 'running') RETURNING {COLUMNS}"""
 
     async def request_cancel(self, task_id: str) -> Task | None:
-        """Pending → cancelled at once; running → flagged, the job stops at its next checkpoint."""
+        """Pending or lost → cancelled at once; running → flagged, the job stops at its next checkpoint."""
         return _task(await self._pool.fetchrow(self.CANCEL, task_id))
 
     async def is_cancel_requested(self, task_id: str) -> bool:
@@ -139,11 +133,12 @@ class PostgresTaskStore:
 
     RESTART = f"""UPDATE tasks SET status = 'pending', generation = generation + 1, progress = 0,
             message = 'restarted', error = NULL, result = NULL, eta_seconds = NULL,
-            cancel_requested = false, finished_at = NULL, updated_at = now()
-        WHERE id = $1::uuid AND status IN ('failed', 'cancelled') RETURNING {COLUMNS}"""
+            cancel_requested = false, finished_at = NULL, updated_at = now(), lease_until = NULL,
+            lost_leases = 0
+        WHERE id = $1::uuid AND (status IN ('failed', 'cancelled') OR {LOST}) RETURNING {COLUMNS}"""
 
     async def restart(self, task_id: str) -> Task | None:
-        """A new generation of a failed or cancelled task."""
+        """A new generation of a failed or cancelled task, or of one whose worker died."""
         return _task(await self._pool.fetchrow(self.RESTART, task_id))
 
     STALE = f"""SELECT {COLUMNS} FROM tasks WHERE status = 'pending'

@@ -18,6 +18,7 @@ from functions.deployment.triton_config import served_name
 from functions.errors import Unavailable
 from functions.records import Vectors
 from functions.upsertion.chunking import token_windows
+from jobs.embedding import query_window
 from jobs.embedding.query_batcher import QueryBatcher
 from jobs.triton.client import TritonClient
 from jobs.triton.repository import Repository
@@ -106,6 +107,13 @@ class TritonEmbedder:
         if len(texts) == 1:
             return (await self._queries.embed_one(texts[0]))[None, :]
         return await self._encode(texts, self._prefixes[0])
+
+    async def query_window(self, text: str) -> tuple[str, bool]:
+        """The part of a query to embed and whether the model's window cuts it (tokens counted)."""
+        tokenizer = self._loaded()
+        clipped, cut = query_window.clip(text, tokenizer.max_seq_length)
+        tokens = tokenizer.count(self._prefixes[0] + clipped)
+        return clipped, query_window.truncated(cut, tokens, tokenizer.max_seq_length)
 
     async def split(self, text: str, max_tokens: int, overlap: int) -> list[str]:
         """Chunks of at most `max_tokens` model tokens, overlapping by `overlap`, cut at token edges."""

@@ -60,6 +60,10 @@ class BatchTokenizer:
         mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
         return ids, mask
 
+    def count(self, text: str) -> int:
+        """How many tokens `text` has, special tokens included, without truncation."""
+        return len(self._plain.encode(self._clean(text), add_special_tokens=True).ids)
+
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each token of `text`, no special tokens, no truncation."""
         source = text.lower() if self._settings.do_lower_case else text

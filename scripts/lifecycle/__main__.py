@@ -19,7 +19,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from jobs.bootstrap import ROOT, load_config
-from scripts.lifecycle.api_client import Api
+from scripts.lifecycle.api_client import Api, Skipped
 from scripts.lifecycle.load import SearchLoad, WriteLoad
 from scripts.lifecycle.report import Report
 from scripts.lifecycle.steps import (
@@ -27,6 +27,7 @@ from scripts.lifecycle.steps import (
     cleanup,
     deploy,
     fine_tune,
+    index_name,
     load_data,
     measure,
     reindex_and_switch,
@@ -55,7 +56,9 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     report.step("upsert", f"{len(items)} items {totals}")
     # Base quality before any click: the seen set (train queries with a click) is known only after the
     # simulation, and improvement starts as soon as the first session closes.
-    base_test, base_train = runs_of(api, cfg.index, test.queries), runs_of(api, cfg.index, train.queries)
+    skipped = Skipped()  # queries the API refuses: counted and reported, never the end of the run
+    base_test = runs_of(api, cfg.index, test.queries, skipped)
+    base_train = runs_of(api, cfg.index, train.queries, skipped)
     report.step("measure", f"base nDCG@10 test {quality(base_test, test.qrels)['ndcg10']:.4f}")
 
     settings = Settings.from_config(cfg.clicks)
@@ -66,11 +69,11 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         "test": test,
         "seen": Split({q: train.queries[q] for q in seen}, {q: train.qrels[q] for q in seen}),
     }
-    base_seen = quality({q: base_train[q] for q in seen}, sets["seen"].qrels)
+    base_seen = quality({q: base_train[q] for q in seen if q in base_train}, sets["seen"].qrels)
     report.measure("base", {"test": quality(base_test, test.qrels), "seen": base_seen})
 
     ended = wait_applied(api, clicked.task_ids, cfg.timeout_s)
-    report.measure("improved", measure(api, cfg.index, sets))
+    report.measure("improved", measure(api, cfg.index, sets, skipped))
     q = report.quality["improved"]
     report.step(
         "improve",
@@ -107,6 +110,7 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
             "test qrels): nothing to deploy (never promote worse)",
         )
         report.measure("final", report.quality["improved"])
+        _skips(report, skipped, clicked.skipped)
         return
     report.figures["promoted"] = promoted
     # refused=champion: steps 6-9 rebuild the index on the champion's own version (a new collection,
@@ -140,7 +144,8 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     report.step(
         "switch",
         f"blue → {switched['destination_collection_id']}; {searchers.ok} searches, "
-        f"{searchers.failed} failed ({searchers.errors[:2]}); {switched['caught_up_sessions']} late "
+        f"{searchers.failed} failed ({searchers.errors[:2]}), refused by status {dict(searchers.refused)}; "
+        f"{switched['caught_up_sessions']} late "
         "sessions caught up",
     )
     detail = _complete(api, cfg.index, len(items), writer)
@@ -156,7 +161,15 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     # out of the top 10: the final quality is measured on the corpus the base was measured on.
     removed = remove(api, cfg.index, sorted(writer.expected), cfg.batch_size)
     report.step("cleanup", "; ".join([*done, f"removed the {removed} copies the live writer left"]))
-    report.measure("final", measure(api, cfg.index, sets))
+    report.measure("final", measure(api, cfg.index, sets, skipped))
+    _skips(report, skipped, clicked.skipped)
+
+
+def _skips(report: Report, measured: Skipped, simulated: Skipped) -> None:
+    """Say which queries the API refused, in measurements and in the simulation (0 when none)."""
+    by_reason = {"measure": dict(measured.reasons), "clicks": dict(simulated.reasons)}
+    report.figures["skipped_searches"] = by_reason
+    report.step("skipped", f"measurements: {measured.summary()}; clicks: {simulated.summary()}")
 
 
 def _catalog(items: list[dict[str, Any]], split: Split) -> sample_catalog.Catalog:
@@ -179,6 +192,8 @@ def main(cfg: DictConfig) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the report
     if cfg.refused not in ("stop", "champion", "challenger"):
         raise SystemExit(f"refused={cfg.refused!r}: expected stop, champion or challenger")
+    if cfg.index is None:  # named after the dataset, so another dataset never lands in `demo`
+        cfg.index = index_name(cfg.dataset)
     config = load_config()  # also creates the local admin key on first use
     key = config.api.admin_keys[0]
     report = Report()

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from scripts.lifecycle.api_client import REFUSED
+
 
 @dataclass
 class SearchLoad:
@@ -24,6 +26,7 @@ class SearchLoad:
     clients: int = 4
     ok: int = 0
     failed: int = 0
+    refused: Counter[int] = field(default_factory=Counter)  # by status: the query itself, not the stack
     errors: list[str] = field(default_factory=list)
     served_by: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
@@ -71,6 +74,8 @@ class SearchLoad:
             self.served_by[answer["collection_id"]] += 1
             self._last = answer["collection_id"]
             self.latencies_ms.append(ms)
+        elif status in REFUSED:
+            self.refused[status] += 1
         else:
             self.failed += 1
             if len(self.errors) < 10:

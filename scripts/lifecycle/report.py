@@ -63,6 +63,9 @@ class Report:
             "lifecycle_seen_ndcg10_gain_pct": f"{gain('seen'):.2f}",
             "lifecycle_minutes": f"{self.minutes():.2f}",
             "lifecycle_failed_searches": str(self.figures.get("failed_searches", 0)),
+            "lifecycle_skipped_searches": str(
+                sum(sum(by.values()) for by in self.figures.get("skipped_searches", {}).values())
+            ),
         }
 
     def write(self, folder: Path, meta: dict[str, Any]) -> tuple[Path, Path]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.lifecycle.api_client import Api
+from scripts.lifecycle.api_client import Api, Skipped
 from scripts.lifecycle.load import SearchLoad, WriteLoad
 from sim import beir, sample_catalog
 from sim.ir_metrics import quality
@@ -30,6 +31,18 @@ def load_data(dataset: str | None, seed: int) -> tuple[list[dict[str, Any]], Spl
         return items, Split(train.queries, train.qrels), Split(test.queries, test.qrels)
     items, splits = sample_catalog.generate_splits(seed)
     return items, Split(*splits["train"]), Split(*splits["test"])
+
+
+def index_name(dataset: str | None) -> str:
+    """The index a run writes when none is named: `demo` for the sample catalogue, else the dataset
+    folder's name under the index-name rules (a letter, then up to 62 of a-z, 0-9, '_', '-'), so two
+    datasets never share an index."""
+    if not dataset:
+        return "demo"
+    name = re.sub(r"[^a-z0-9_-]+", "-", Path(dataset).name.lower()).strip("-_")
+    if not name[:1].isalpha():
+        name = f"ds-{name}".rstrip("-")
+    return name[:63].rstrip("-_")
 
 
 def _has_text(item: dict[str, Any]) -> bool:
@@ -62,18 +75,24 @@ def remove(api: Api, index: str, object_ids: list[str], batch_size: int) -> int:
     return deleted
 
 
-def runs_of(api: Api, index: str, queries: dict[str, str]) -> dict[str, list[str]]:
-    """The top 100 object ids of each query, searched anonymously (shared vectors only)."""
+def runs_of(api: Api, index: str, queries: dict[str, str], skipped: Skipped) -> dict[str, list[str]]:
+    """The top 100 object ids of each query, searched anonymously (shared vectors only). A query the
+    API refuses is counted in `skipped` and left out (a judged query without a run scores 0)."""
     runs = {}
     for qid, text in queries.items():
         body = {"index": index, "query": text, "limit": 100, "include_payload": False}
-        runs[qid] = [hit["object_id"] for hit in api.call("POST", "/search/similar", json=body)["hits"]]
+        found = skipped.search(api, qid, body)
+        if found is not None:
+            runs[qid] = [hit["object_id"] for hit in found["hits"]]
     return runs
 
 
-def measure(api: Api, index: str, sets: dict[str, Split]) -> dict[str, dict[str, float]]:
-    """nDCG@10, MRR@10 and Recall@100 of each query set."""
-    return {name: quality(runs_of(api, index, split.queries), split.qrels) for name, split in sets.items()}
+def measure(api: Api, index: str, sets: dict[str, Split], skipped: Skipped) -> dict[str, dict[str, float]]:
+    """nDCG@10, MRR@10 and Recall@100 of each query set (refused queries counted in `skipped`)."""
+    return {
+        name: quality(runs_of(api, index, split.queries, skipped), split.qrels)
+        for name, split in sets.items()
+    }
 
 
 def deploy(api: Api, model: str, version: str) -> dict[str, Any]:

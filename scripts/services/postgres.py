@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from jobs.stores.postgres import create_vector_extension
 from scripts.services.common import ServiceError, redact, run, tail, version_tuple
 
 # What a failed connection attempt can raise; any of them means "not usable".
@@ -73,7 +74,7 @@ def database_name(url: str) -> str:
 async def _probe(url: str) -> PgInfo:
     conn = await asyncpg.connect(url, timeout=5)
     try:
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        await create_vector_extension(conn)  # under the lock web and workers take at start-up
         server = await conn.fetchval("SHOW server_version")
         vector = await conn.fetchval("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
     finally:

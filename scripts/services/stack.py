@@ -22,8 +22,8 @@ BIN = Path(sys.executable).parent
 def _commands(port: int) -> dict[str, list[str]]:
     return {
         "web": [sys.executable, "-m", "scripts.web", f"api.port={port}"],
-        "worker": [str(BIN / "arq"), "jobs.cpu.WorkerSettings"],
-        "gpu": [str(BIN / "arq"), "jobs.gpu.WorkerSettings"],
+        "worker": [sys.executable, "-m", "jobs.cpu"],  # jobs.serve: rides out a Redis outage
+        "gpu": [sys.executable, "-m", "jobs.gpu"],
     }
 
 

@@ -7,15 +7,21 @@ another preset (`small` on Cranfield: ~13 min here).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from functions.config import AppConfig
+from functions.deployment.logic import triton_name
+from tests.support.triton import remove_models
 
 ROOT = Path(__file__).resolve().parents[2]
 CRANFIELD = (ROOT / ".." / "shared" / "data" / "cranfield").resolve()
@@ -51,7 +57,7 @@ def datasets() -> list[str]:
 
 
 @pytest.mark.parametrize("given", datasets(), ids=lambda d: Path(d).name)
-def test_the_whole_lifecycle_runs_end_to_end(given: str) -> None:
+def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> None:
     if given != "sample" and not Path(given).is_dir():
         pytest.skip(f"no BEIR dataset at {given}")
     dataset = [] if given == "sample" else [f"dataset={Path(given).resolve()}"]
@@ -66,15 +72,20 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str) -> None:
     # collection whose model version its own registry does not have.
     index = f"e2e_{uuid.uuid4().hex[:8]}"
     settings = ["port=8799", f"index={index}", f"preset={preset}", "refused=champion"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "scripts.lifecycle", *settings, *dataset],
-        cwd=ROOT,
-        env={**os.environ, "EMBEDLOOP_ENV": "test"},
-        capture_output=True,
-        text=True,
-        timeout=2400,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "scripts.lifecycle", *settings, *dataset],
+            cwd=ROOT,
+            env={**os.environ, "EMBEDLOOP_ENV": "test"},
+            capture_output=True,
+            text=True,
+            timeout=2400,
+            check=False,
+        )
+    finally:  # the run leaves its index's versions served, as a demo should; a test must not
+        model = triton_name(f"{config.fine_tuning.registered_model_prefix}{index}")
+        with ThreadPoolExecutor(1) as thread:  # its own loop, away from the session's
+            thread.submit(asyncio.run, remove_models(config, {model})).result()
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     lines = proc.stdout.strip().splitlines()
     figures = dict(line.split(": ", 1) for line in lines[-len(HEADLINES) :])

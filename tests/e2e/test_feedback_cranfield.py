@@ -31,6 +31,7 @@ from sim.ir_metrics import mean_ndcg
 from sim.sample_catalog import Catalog
 from tests.conftest import SEARCH_KEY, auth
 from tests.support.data_plane import Client, run_task
+from tests.support.workers import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = (ROOT / ".." / "shared" / "data" / "cranfield").resolve()
@@ -67,7 +68,7 @@ async def run_cpu_jobs(ctx: Context) -> None:
     try:
         await worker.main()
     finally:
-        await worker.close()
+        await stop(worker)
 
 
 async def ndcg(client: Client, index: str, catalog: Catalog) -> float:

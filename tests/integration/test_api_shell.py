@@ -87,6 +87,19 @@ async def test_openapi_schema_is_served(client: httpx.AsyncClient) -> None:
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 
 
+async def test_the_schema_says_which_operations_need_a_key(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    operations = {
+        (method.upper(), path): op for path, item in schema["paths"].items() for method, op in item.items()
+    }
+    public = {key for key, op in operations.items() if not op.get("security")}
+    assert public == {("GET", "/health"), ("GET", "/ready")}
+    assert "security" not in schema  # no document-wide requirement that the probes would inherit
+    assert all(op["security"] == [{"apiKey": []}] for key, op in operations.items() if key not in public)
+    for path in ("/health", "/ready"):  # and they answer without one
+        assert (await client.get(path)).status_code == 200
+
+
 async def test_unknown_route_is_a_problem(client: httpx.AsyncClient) -> None:
     response = await client.get("/no/such/route", headers=auth())
     assert response.status_code == 404

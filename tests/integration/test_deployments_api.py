@@ -5,6 +5,7 @@ and search through Triton, fail cleanly on a version that does not exist, undepl
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,18 @@ from jobs.triton.server import repository_root
 from tests.conftest import auth
 from tests.support.data_plane import CATALOGUE, Client, new_index, run_gpu_jobs
 from tests.support.improvement import run_cpu_jobs
+from tests.support.triton import undeploy_recorded
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.model]
+
+
+@pytest.fixture(autouse=True)
+async def _undeploy_after(ctx: Context) -> AsyncIterator[None]:
+    """What a test deployed leaves Triton when it ends, passed or failed (blue or not)."""
+    try:
+        yield
+    finally:
+        await undeploy_recorded(ctx)
 
 
 async def finished(client: Client, ctx: Context, accepted: dict[str, Any]) -> dict[str, Any]:

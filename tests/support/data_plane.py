@@ -14,6 +14,7 @@ from functions.context import Context
 from functions.records import Collection, PartHit
 from jobs.worker import build_worker
 from tests.conftest import SEARCH_KEY, auth
+from tests.support.workers import stop
 
 Client = httpx.AsyncClient
 
@@ -51,7 +52,7 @@ async def run_gpu_jobs(ctx: Context) -> None:
     try:
         await worker.main()
     finally:
-        await worker.close()
+        await stop(worker)
 
 
 async def new_index(client: Client) -> str:

@@ -17,6 +17,7 @@ from functions.context import Context
 from jobs.worker import build_worker
 from tests.conftest import SEARCH_KEY, auth
 from tests.support.data_plane import Client, search
+from tests.support.workers import stop
 
 GARDEN = [
     {"object_id": oid, "content": {"title": title, "body": body}, "payload": {"shelf": "garden"}}
@@ -108,7 +109,7 @@ async def run_cpu_jobs(ctx: Context) -> None:
     try:
         await worker.main()
     finally:
-        await worker.close()
+        await stop(worker)
 
 
 @asynccontextmanager
@@ -119,6 +120,5 @@ async def cpu_worker(ctx: Context) -> AsyncIterator[Worker]:
     try:
         yield worker
     finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await worker.close()
+        # The jobs in flight (an improvement.apply a test just caused) finish before the worker closes.
+        await stop(worker, running)

@@ -62,11 +62,21 @@ async def slow(req: EchoRequest, ctx: Context) -> EchoResult:
     return EchoResult(value=req.value, runs=1)
 
 
+async def silent(req: EchoRequest, ctx: Context) -> EchoResult:
+    """Works for `steps` x 0.05 s without reporting progress (a long training step, say)."""
+    _count(f"silent:{req.value}")
+    await asyncio.sleep(req.steps * 0.05)
+    return EchoResult(value=req.value, runs=RUNS[f"silent:{req.value}"])
+
+
 def _spec(name: str, queue: str = "cpu") -> JobSpec:
     return JobSpec(f"testing.{name}", f"tests.support.jobs:{name}", "tests.support.jobs:EchoRequest", queue)  # type: ignore[arg-type]
 
 
 TEST_JOBS: dict[str, JobSpec] = {
     **JOBS,
-    **{spec.name: spec for spec in (_spec("echo"), _spec("boom"), _spec("invalid"), _spec("slow", "gpu"))},
+    **{
+        spec.name: spec
+        for spec in (_spec("echo"), _spec("boom"), _spec("invalid"), _spec("slow", "gpu"), _spec("silent"))
+    },
 }

@@ -31,7 +31,30 @@ async def drain(*queues: QueueName) -> None:
         try:
             await w.main()
         finally:
-            await w.close()
+            await stop(w)
+
+
+async def stop(w: Worker, running: asyncio.Task[None] | None = None, grace_s: float = 30.0) -> None:
+    """Close a worker without a CancelledError in teardown: stop its polling loop (`running`, the task
+    of its main()), let the jobs in flight finish, cancel those still running after `grace_s` and await
+    their end, then close. arq's close() cancels jobs in flight and re-raises their CancelledError."""
+    if running is not None:
+        running.cancel()
+        await asyncio.wait([running])
+        if not running.cancelled() and running.exception() is not None:
+            raise running.exception()  # type: ignore[misc]
+    in_flight = [t for t in w.tasks.values() if not t.done()]
+    if in_flight:
+        _, late = await asyncio.wait(in_flight, timeout=grace_s)
+        for t in late:
+            t.cancel()
+        # Only these jobs' CancelledError is swallowed: a cancel of this coroutine still propagates.
+        await asyncio.gather(*late, return_exceptions=True)
+    for t in w.tasks.values():
+        if not t.cancelled():
+            t.result()  # a job runner that crashed fails the test
+    w.tasks.clear()
+    await w.close()
 
 
 def with_test_jobs(ctx: Context) -> Context:
@@ -42,6 +65,6 @@ def with_test_jobs(ctx: Context) -> Context:
 
 
 async def background(queue: QueueName) -> tuple[Worker, asyncio.Task[None]]:
-    """A long-running worker, for tests that act while a job runs."""
+    """A long-running worker, for tests that act while a job runs; end it with stop(worker, task)."""
     w = worker(queue, burst=False)
     return w, asyncio.create_task(w.main())

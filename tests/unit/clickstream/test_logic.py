@@ -99,6 +99,8 @@ def test_naive_timestamps_are_utc_and_zones_are_kept() -> None:
         (event(object_id="a", rank=2), session(["a", "b"]), 422, "rank"),
         (event(rank=3), session(["a", "b"]), 422, "rank"),
         (event(rank=1), session(["a", "b"], offset=5), 422, "rank"),
+        (event(object_id="a", attributes={"ua": "x\x00"}), session(["a"]), 422, "attributes.ua"),
+        (event(attributes={"tags": ["ok", {"k": "\ud800"}]}), session(["a"]), 422, "attributes.tags[1].k"),
     ],
 )
 def test_refusals_name_status_and_field(

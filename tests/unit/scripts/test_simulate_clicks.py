@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
+from scripts.lifecycle.api_client import ApiError
 from scripts.simulate_clicks import Settings, simulate
 from sim.click_model import ClickModel
 from sim.sample_catalog import Catalog
@@ -110,3 +111,27 @@ def test_an_api_error_stops_the_simulation() -> None:
 
     with pytest.raises(RuntimeError, match="close -> 500"):
         simulate(Failing(), CATALOG, Settings(), index="books")
+
+
+def test_a_refused_query_is_skipped_counted_and_the_run_goes_on() -> None:
+    class Refusing(FakeApi):
+        def call(self, method: str, path: str, **kwargs: Any) -> Any:
+            if path == "/search/similar" and kwargs["json"]["query"] == "boundary layer":
+                raise ApiError("POST /search/similar -> 422", 422, "422 query")
+            return super().call(method, path, **kwargs)
+
+    api = Refusing()
+    report = simulate(api, CATALOG, Settings(users_per_query=2), index="books")
+    assert report.sessions == 2  # wing flutter, for both users
+    assert report.skipped.reasons == {"422 query": 2}
+    assert report.skipped.queries == ["q2"]
+    assert "2 searches skipped" in report.summary()
+
+
+def test_an_outage_still_stops_the_simulation() -> None:
+    class Down(FakeApi):
+        def call(self, method: str, path: str, **kwargs: Any) -> Any:
+            raise ApiError("POST /search/similar -> 503", 503, "503")
+
+    with pytest.raises(ApiError, match="503"):
+        simulate(Down(), CATALOG, Settings(), index="books")

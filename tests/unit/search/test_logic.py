@@ -50,8 +50,29 @@ def test_query_vector_checks_dimension_and_finiteness() -> None:
     assert logic.query_vector([1.0, 0.5], 2).tolist() == [1.0, 0.5]
     with pytest.raises(InvalidInput, match="vector has 3 dimensions; this index has 2"):
         logic.query_vector([1.0, 0.5, 0.0], 2)
-    with pytest.raises(InvalidInput, match="not a finite number"):
+    with pytest.raises(InvalidInput, match=re.escape("vector[1] is not a finite number")):
         logic.query_vector([1.0, float("inf")], 2)
+
+
+@pytest.mark.parametrize(
+    ("vector", "message"),
+    [
+        ([0.0, 0.0], "vector is all zeros: it has no direction to search by"),
+        ([0.5, 1e308], "vector[1] is 1e+308, outside the float32 range (±3.4e38)"),
+        ([-1e39, 0.0], "vector[0] is -1e+39, outside the float32 range"),
+        ([1e-30, 0.0], "squared length (1e-60) is outside the float32 range"),
+        ([2e19, 2e19], "squared length (8e+38) is outside the float32 range"),
+    ],
+)
+def test_query_vector_refuses_what_pgvector_cannot_score(vector: list[float], message: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(message)) as caught:
+        logic.query_vector(vector, 2)
+    assert caught.value.field == "vector"
+
+
+def test_query_vector_keeps_small_and_large_but_scorable_vectors() -> None:
+    assert logic.query_vector([3e-19, 0.0], 2).tolist() == pytest.approx([3e-19, 0.0])
+    assert logic.query_vector([1e19, 0.0], 2).tolist() == pytest.approx([1e19, 0.0])
 
 
 def test_best_per_object_keeps_each_objects_nearest_part_in_order() -> None:

@@ -92,8 +92,8 @@ def test_prepare_splits_ready_from_failed() -> None:
         (request(item("a"), item("b"), item("c"), item("d")), "items", "4 items; at most 3"),
         (request(item("a"), item("b"), item("a")), "items", "repeated in one request: a"),
         (request(item("a"), template="{t}", fields=["t"]), "template", "not both"),
-        (request(item("a", "nul\x00byte")), "items", "NUL"),
-        (request(item("a", "ok", **{"k\x00": 1})), "items", "NUL"),
+        (request(item("a", "nul\x00byte")), "items[0].content", "NUL"),
+        (request(item("a", "ok"), item("b", "ok", **{"k\x00": 1})), "items[1].payload.k\\x00", "NUL"),
     ],
 )
 def test_check_upsert_refuses_with_the_field(req: UpsertRequest, field: str, message: str) -> None:
@@ -102,15 +102,31 @@ def test_check_upsert_refuses_with_the_field(req: UpsertRequest, field: str, mes
     assert caught.value.field == field
 
 
-def test_check_delete_applies_the_same_limits() -> None:
+def test_check_delete_applies_the_same_limits_naming_object_ids() -> None:
     logic.check_delete(DeleteRequest(index="books", object_ids=["a", "b"]), CFG)
-    with pytest.raises(InvalidInput, match="4 items"):
+    with pytest.raises(InvalidInput, match="4 items") as caught:
         logic.check_delete(DeleteRequest(index="books", object_ids=["a", "b", "c", "d"]), CFG)
+    assert caught.value.field == "object_ids"
+    with pytest.raises(InvalidInput, match="repeated") as caught:
+        logic.check_delete(DeleteRequest(index="books", object_ids=["a", "a"]), CFG)
+    assert caught.value.field == "object_ids"
+    with pytest.raises(InvalidInput, match="NUL") as caught:
+        logic.check_delete(DeleteRequest(index="books", object_ids=["a", "b\x00"]), CFG)
+    assert caught.value.field == "object_ids[1]"
 
 
-def test_has_nul_walks_keys_values_and_lists() -> None:
-    assert not logic.has_nul({"a": ["b", 1, None, {"c": "d"}]})
-    assert logic.has_nul({"a": ["b", {"c": "d\x00"}]})
+def test_check_sizes_names_the_item_over_the_limit() -> None:
+    limit = CFG.max_item_bytes
+    fits = item("a", "x" * (limit - 2))  # the text plus "{}", the empty payload as JSON
+    logic.check_sizes(request(fits), CFG)
+    with pytest.raises(InvalidInput, match=f"is {limit + 1} bytes; the limit is {limit}") as caught:
+        logic.check_sizes(request(fits, item("b", "x" * (limit - 1))), CFG)
+    assert caught.value.field == "items[1]"
+    # A payload counts too; a template that names a missing field is left to the task (item alone).
+    with pytest.raises(InvalidInput) as caught:
+        logic.check_sizes(request(item("c", "x", big="y" * limit)), CFG)
+    assert caught.value.field == "items[0]"
+    logic.check_sizes(request(item("d", {"t": "x"}), template="{missing}"), CFG)
 
 
 def test_plan_sorts_new_changed_payload_only_and_unchanged() -> None:

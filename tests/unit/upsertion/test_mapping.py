@@ -51,7 +51,8 @@ def test_field_mapping_coerces_sql_values_and_leaves_out_nulls() -> None:
         ({"object_id": "a"}, "no field 'content'"),
         ({"object_id": "a", "content": {"t": {"deep": 1}}}, r"got `object` - at `\$.content"),
         ({"object_id": "a", "content": "t", "payload": "p"}, "Expected `object`, got `str`"),
-        ({"object_id": "a", "content": "t\x00"}, "NUL character"),
+        ({"object_id": "a", "content": "t\x00"}, r"^content contains a NUL character"),
+        ({"object_id": "a", "content": "t", "payload": {"k": ["\ud800"]}}, r"^payload.k\[0\] contains"),
     ],
 )
 def test_bad_records_say_why(fields: dict[str, object], reason: str) -> None:
