@@ -76,9 +76,11 @@ def config() -> AppConfig:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def triton_left_as_found(config: AppConfig) -> Iterator[None]:
+def triton_left_as_found() -> Iterator[None]:
     """Fail the run when a version this session deployed is still loaded in Triton at its end: each
     one holds 0.4-1 GB on a server kept between runs. Versions others load meanwhile are only named."""
+    # Not the `config` fixture: unit test modules override that name with narrower scopes.
+    config = load_config(("env=test",))
     before = loaded_versions(config)
     yield
     after = loaded_versions(config)

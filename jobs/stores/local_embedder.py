@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,10 @@ class LocalEmbedder:
         self._threads = cfg.torch_threads
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
         self._model: Any = None
+        # A second tokenizer for counting and chunking on the event loop. A fast tokenizer's padding and
+        # truncation are state of its Rust object, set per call: sharing the one encode() uses in the
+        # executor thread let a count switch padding off mid-batch ("expected sequence of length 12").
+        self._plain: Any = None
         self._lock = asyncio.Lock()
         self.calls = 0  # encode calls, so tests can prove work was (or was not) done
         self._queries = QueryBatcher(lambda texts: self._encode(texts, self._cfg.query_prefix))
@@ -62,6 +67,7 @@ class LocalEmbedder:
         torch.set_num_threads(self._threads)
         model = SentenceTransformer(resolve_model_path(self._cfg.path), device="cpu")
         model.max_seq_length = min(self._cfg.max_seq_length, model.max_seq_length or 512)
+        self._plain = copy.deepcopy(model.tokenizer)
         return model
 
     async def _encode(self, texts: Sequence[str], prefix: str) -> Vectors:
@@ -98,14 +104,14 @@ class LocalEmbedder:
         model = await self.load()
         clipped, cut = query_window.clip(text, model.max_seq_length)
         # Counted, not truncated: the tokenizer's length warning is a log line, not an error.
-        tokens = len(model.tokenizer(self._cfg.query_prefix + clipped.strip(), verbose=False)["input_ids"])
+        tokens = len(self._plain(self._cfg.query_prefix + clipped.strip(), verbose=False)["input_ids"])
         return clipped, query_window.truncated(cut, tokens, model.max_seq_length)
 
     async def split(self, text: str, max_tokens: int, overlap: int) -> list[str]:
         """Chunks of at most `max_tokens` model tokens, overlapping by `overlap`, cut at token edges."""
         model = await self.load()
         limit = max(1, min(max_tokens, model.max_seq_length - 2))  # room for [CLS] and [SEP]
-        enc = model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        enc = self._plain(text, add_special_tokens=False, return_offsets_mapping=True)
         offsets: list[tuple[int, int]] = enc["offset_mapping"]
         return token_windows(text, offsets, limit, overlap)
 

@@ -45,6 +45,7 @@ HEADLINES = [
     "lifecycle_seen_ndcg10_gain_pct",
     "lifecycle_minutes",
     "lifecycle_failed_searches",
+    "lifecycle_skipped_searches",
 ]
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.model]
 
@@ -97,6 +98,7 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
     summary = ", ".join(f"{k}: {v}" for k, v in figures.items())
     print(f"\nlifecycle on {given} ({preset}, challenger promoted: {promoted}): {summary}")
     assert int(figures["lifecycle_failed_searches"]) == 0
+    assert int(figures["lifecycle_skipped_searches"]) == 0  # no query of these datasets is refused
     base, final = float(figures["lifecycle_ndcg10_base"]), float(figures["lifecycle_ndcg10_final"])
     versions = report["figures"]["versions"]
     if promoted:
