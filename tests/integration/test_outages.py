@@ -138,6 +138,10 @@ async def test_an_upsert_is_accepted_while_redis_is_down_and_runs_once_it_is_bac
 async def test_a_worker_waits_for_postgres_and_survives_a_redis_restart(
     config: AppConfig, private_pg: PrivatePostgres, private_redis: PrivateRedis, tmp_path: Path
 ) -> None:
+    # Initialised once first (initdb, then its database): otherwise the worker can connect in the moment
+    # between the new server's start and the database's creation, a missing database, not an outage.
+    await private_pg.start()
+    private_pg.stop()
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: ASYNC220 (nothing else runs on this loop meanwhile)
