@@ -13,7 +13,9 @@ from functions.records import (
     DropOutcome,
     ExternalSource,
     Filter,
+    FirstPage,
     Index,
+    NearestQuery,
     NewCollection,
     ObjectHit,
     ObjectWrite,
@@ -52,6 +54,9 @@ class VectorStore(Protocol):
     def read_blue(
         self, collection: Collection, ef_search: int
     ) -> AbstractAsyncContextManager[CollectionReader]: ...
+    async def first_page(
+        self, collection: Collection, query: NearestQuery, record: SearchRecord
+    ) -> FirstPage: ...
 
 
 class StaleCollection(Exception):

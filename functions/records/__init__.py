@@ -58,6 +58,10 @@ from functions.records.reindex import (
     RunState,
     SourceRow,
 )
+from functions.records.search import (
+    FirstPage,
+    NearestQuery,
+)
 from functions.records.sessions import (
     NewSession,
     RecordedSearch,
@@ -118,6 +122,7 @@ __all__ = [
     "FieldMapping",
     "FieldName",
     "Filter",
+    "FirstPage",
     "In",
     "Index",
     "IndexName",
@@ -126,6 +131,7 @@ __all__ = [
     "Match",
     "Metric",
     "ModelScores",
+    "NearestQuery",
     "NewCollection",
     "NewSession",
     "NewTask",

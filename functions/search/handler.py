@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from functions.context import Context
 from functions.errors import NotFound, Unavailable
 from functions.ports import CollectionReader, StaleCollection
-from functions.records import Collection, SearchRecord, Vectors
+from functions.records import Collection, NearestQuery, SearchRecord, Vectors
 from functions.search import logic
 from functions.search.messages import Hit, SearchRequest, SearchResult
 
@@ -27,39 +27,57 @@ async def search(req: SearchRequest, ctx: Context) -> SearchResult:
     limit = logic.page_size(req, ctx.config.search)
     # Personal vectors (improvement.personal) rank that user's own results; switched off, none are read.
     user_id = req.user_id if ctx.config.improvement.personal else None
+    search_id = str(uuid.uuid4())
 
-    async def attempt(collection: Collection) -> tuple[Collection, Vectors, bool, list[Hit]]:
-        # Embedded before the snapshot opens: no connection waits on the model.
+    async def attempt(collection: Collection) -> Answer:
+        # Embedded before any read: no connection waits on the model.
         vector, truncated = await _query_vector(req, collection, ctx)
+        k = logic.first_candidates(req.offset + limit)
+        if req.mode == "best_part":
+            first = await _first_page(req, collection, vector, k, limit, user_id, search_id, ctx)
+            if not isinstance(first, int):
+                return Answer(collection, vector, truncated, *first)
+            k = first
         async with ctx.vectors.read_blue(collection, ctx.config.search.ef_search) as reader:
             if req.mode == "average":
                 hits = await _by_average(req, collection, reader, vector, limit, user_id)
             else:
-                hits = await _by_best_part(req, collection, reader, vector, limit, user_id)
-            return collection, vector, truncated, hits
+                hits = await _by_best_part(req, collection, reader, vector, k, limit, user_id)
+            return Answer(collection, vector, truncated, hits, None)
 
-    collection, vector, truncated, hits = await on_blue(req.index, ctx, attempt)
-    search_id = str(uuid.uuid4())
-    await ctx.collections.record_search(
-        SearchRecord(
-            search_id=search_id,
-            index_name=req.index,
-            collection_id=collection.id,
-            user_id=req.user_id,
-            query=req.query,
-            mode=req.mode,
-            offset=req.offset,
-            object_ids=[hit.object_id for hit in hits],
-            query_vector=vector.tolist(),
+    answer = await on_blue(req.index, ctx, attempt)
+    shown = [hit.object_id for hit in answer.hits]
+    if answer.recorded != shown:  # not written with the read, or written with another page
+        await ctx.collections.record_search(
+            SearchRecord(
+                search_id=search_id,
+                index_name=req.index,
+                collection_id=answer.collection.id,
+                user_id=req.user_id,
+                query=req.query,
+                mode=req.mode,
+                offset=req.offset,
+                object_ids=shown,
+                query_vector=answer.vector.tolist(),
+            )
         )
-    )
     return SearchResult(
         search_id=search_id,
         index=req.index,
-        collection_id=collection.id,
-        hits=hits,
-        query_truncated=truncated,
+        collection_id=answer.collection.id,
+        hits=answer.hits,
+        query_truncated=answer.truncated,
     )
+
+
+class Answer(NamedTuple):
+    """One attempt's page, and the ids its search record was written with (None: not written)."""
+
+    collection: Collection
+    vector: Vectors
+    truncated: bool
+    hits: list[Hit]
+    recorded: list[str] | None
 
 
 T = TypeVar("T")
@@ -94,18 +112,73 @@ async def _query_vector(req: SearchRequest, collection: Collection, ctx: Context
     return embedded, truncated
 
 
+async def _first_page(
+    req: SearchRequest,
+    collection: Collection,
+    vector: Vectors,
+    k: int,
+    limit: int,
+    user_id: str | None,
+    search_id: str,
+    ctx: Context,
+) -> tuple[list[Hit], list[str] | None] | int:
+    """The page from one statement that also checks blue and writes the record, or, when that one
+    fetch of `k` parts cannot settle it, how many parts the snapshot reader starts from (the same `k`
+    when the user has personal vectors, more when too few objects came back)."""
+    needed = req.offset + limit
+    query = NearestQuery(
+        vector=vector,
+        k=k,
+        where=req.filter,
+        needed=needed,
+        offset=req.offset,
+        payloads=req.include_payload,
+        personal_user=user_id,
+    )
+    record = SearchRecord(
+        search_id=search_id,
+        index_name=req.index,
+        collection_id=collection.id,
+        user_id=req.user_id,
+        query=req.query,
+        mode=req.mode,
+        offset=req.offset,
+        object_ids=[],  # the store fills in the page it finds
+    )
+    first = await ctx.vectors.first_page(collection, query, record)
+    if first.has_personal and user_id is not None:
+        return k
+    best = logic.best_per_object(first.parts)
+    bigger = logic.next_candidates(k, len(first.parts), len(best), needed)
+    if bigger is not None:
+        return bigger
+    page = best[req.offset : needed]
+    if req.include_payload and any(p.object_id not in first.payloads for p in page):
+        return k  # the store took another page (a tie at its edge): read it whole
+    hits = [
+        Hit(
+            object_id=p.object_id,
+            score=logic.score(collection.metric, p.distance),
+            payload=first.payloads[p.object_id] if req.include_payload else None,
+            chunk=p.chunk,
+        )
+        for p in page
+    ]
+    return hits, first.recorded
+
+
 async def _by_best_part(
     req: SearchRequest,
     collection: Collection,
     reader: CollectionReader,
     vector: Vectors,
+    k: int,
     limit: int,
     user_id: str | None,
 ) -> list[Hit]:
-    """Nearest parts grouped by object; fetch more parts while too few distinct objects came back.
-    With `user_id`, objects that user has personal vectors for rank by those instead."""
+    """Nearest parts grouped by object, `k` at first; fetch more parts while too few distinct objects
+    came back. With `user_id`, objects that user has personal vectors for rank by those instead."""
     needed = req.offset + limit
-    k = logic.first_candidates(needed)
     where = req.filter
     personal = [] if user_id is None else await reader.personal_parts(user_id, vector, where)
     while True:

@@ -166,10 +166,11 @@ class PostgresCollectionStore:
 
     INSERT_SEARCH = """INSERT INTO searches
         (search_id, index_name, collection_id, user_id, query, mode, page_offset, object_ids, query_vector)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (search_id) DO UPDATE SET object_ids = EXCLUDED.object_ids"""
 
     async def record_search(self, record: SearchRecord) -> None:
-        """Append one answered search to the log."""
+        """Append one answered search to the log (or correct the ids of one already there)."""
         await self._pool.execute(
             self.INSERT_SEARCH,
             uuid.UUID(record.search_id),

@@ -82,8 +82,14 @@ class PostgresDeploymentStore:
         """Hold the model's lock (a deploy and an undeploy of one model never overlap). A dead holder's
         connection closes, and Postgres frees its lock with it."""
         async with self._pool.acquire() as conn:
-            await conn.execute(self.LOCK, key)
+            unlocked = False
             try:
+                await conn.execute(self.LOCK, key)  # a cancelled wait may still have taken it
                 yield
-            finally:
                 await conn.execute(self.UNLOCK, key)
+                unlocked = True
+            finally:
+                if not unlocked:
+                    # Cancelled or failed: never pool a connection that may hold the lock (pools
+                    # skip the reset query, jobs/stores/postgres.py); closing it frees the lock.
+                    conn.terminate()

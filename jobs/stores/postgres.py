@@ -54,14 +54,33 @@ async def create_vector_extension(conn: asyncpg.Connection) -> None:
                 raise
 
 
-async def create_pool(cfg: DatabaseConfig) -> asyncpg.Pool:
-    """Pool whose connections speak pgvector and JSONB, with a statement timeout."""
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL): a
+    round trip on every release, a sixth of a search. asyncpg still rolls back an open transaction.
+    Nothing here keeps session state on a pooled connection past its use: settings are SET LOCAL or
+    connection defaults, temp tables drop on commit, and the one session lock
+    (deployments.locked) ends its connection when it cannot unlock."""
+
+
+async def create_pool(cfg: DatabaseConfig, ef_search: int) -> asyncpg.Pool:
+    """Pool whose connections speak pgvector and JSONB, with a statement timeout and the HNSW settings
+    searches run with."""
+    settings = {
+        "statement_timeout": str(cfg.statement_timeout_ms),
+        # Connection defaults rather than SET LOCAL per search: a search is then one statement outside
+        # any transaction (jobs/stores/first_page.py). strict_order iterative scans let LIMIT exceed
+        # ef_search and keep scanning past rows a filter (or a dead tuple) removes, in exact distance
+        # order.
+        "hnsw.ef_search": str(ef_search),
+        "hnsw.iterative_scan": "strict_order",
+    }
     pool = await asyncpg.create_pool(
         cfg.url,
         min_size=cfg.min_pool,
         max_size=cfg.max_pool,
         init=_init_connection,
-        server_settings={"statement_timeout": str(cfg.statement_timeout_ms)},
+        reset=_keep_session,
+        server_settings=settings,
     )
     assert pool is not None
     return pool

@@ -11,8 +11,8 @@ import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
-from functions.records import Collection, ObjectWrite, StoredObject
-from jobs.stores import vector_reads
+from functions.records import Collection, FirstPage, NearestQuery, ObjectWrite, SearchRecord, StoredObject
+from jobs.stores import first_page, vector_reads
 from jobs.stores.vector_reads import BlueReader
 from jobs.stores.vector_schema import tables
 
@@ -129,3 +129,10 @@ class PostgresVectorStore:
     def read_blue(self, collection: Collection, ef_search: int) -> AbstractAsyncContextManager[BlueReader]:
         """Search reads of `collection` in one snapshot in which it is blue (else StaleCollection)."""
         return vector_reads.read_blue(self._pool, collection, ef_search)
+
+    async def first_page(
+        self, collection: Collection, query: NearestQuery, record: SearchRecord
+    ) -> FirstPage:
+        """Nearest parts, the page's payloads and the search record in one statement, while
+        `collection` is blue (else StaleCollection)."""
+        return await first_page.first_page(self._pool, collection, query, record)

@@ -32,7 +32,7 @@ GREEN_TEXTS = {"g-comets": "Comets, their tails and orbits.", "g-bread": "Sourdo
 @pytest.fixture
 async def other_process(ctx: Context) -> AsyncIterator[tuple[Context, Client]]:
     """A second web process: the same database and model, its own pool and blue cache."""
-    pool = await create_pool(ctx.config.database)
+    pool = await create_pool(ctx.config.database, ctx.config.search.ef_search)
     other = dataclasses.replace(
         ctx,
         collections=PostgresCollectionStore(pool, ctx.config.collections),

@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 
 from functions.context import Context
-from functions.records import Collection, PartHit
+from functions.records import Collection, FirstPage, NearestQuery, PartHit, SearchRecord
 from jobs.worker import build_worker
 from tests.conftest import SEARCH_KEY, auth
 from tests.support.workers import stop
@@ -98,7 +98,7 @@ async def parts_of(ctx: Context, collection_id: str, object_id: str) -> list[str
 
 
 class RecordingVectors:
-    """The real VectorStore, remembering how many parts each nearest_parts call asked for."""
+    """The real VectorStore, remembering how many parts each fetch (first page or nearest_parts) asked for."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -108,6 +108,13 @@ class RecordingVectors:
     async def read_blue(self, collection: Collection, ef_search: int) -> AsyncIterator[Any]:
         async with self.inner.read_blue(collection, ef_search) as reader:
             yield RecordingReader(reader, self.asked)
+
+    async def first_page(
+        self, collection: Collection, query: NearestQuery, record: SearchRecord
+    ) -> FirstPage:
+        self.asked.append(query.k)
+        found: FirstPage = await self.inner.first_page(collection, query, record)
+        return found
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
