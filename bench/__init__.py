@@ -42,6 +42,11 @@ def ms_percentiles(seconds: Sequence[float]) -> tuple[float, float, float]:
     return float(p50), float(p95), float(p99)
 
 
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """The lowest cosine between matching rows of two sets of normalised vectors."""
+    return float(np.min(np.sum(a * b, axis=1)))
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """A plain text table: first column left-aligned, the others right-aligned."""
     cells = [[str(h) for h in headers], *[[_cell(v) for v in row] for row in rows]]

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from functions.config import AppConfig
 from functions.context import Context
 from functions.ports import Embedder, Embedders, HealthCheck, ModelRegistry, ModelServer, Trainer
+from jobs.embedding import query_models
 from jobs.envfile import load_env_file
 from jobs.secrets import announce_generated, ensure_local_secrets, require_prod_secrets
 from jobs.stores import (
@@ -128,7 +129,10 @@ def build_embedder(config: AppConfig) -> Embedder:
     """The configured Embedder adapter, imported only here (torch stays out of other imports)."""
     module, _, cls = EMBEDDERS[config.embedder.backend].partition(":")
     factory = getattr(importlib.import_module(module), cls)
-    embedder: Embedder = factory(config.model, config.embedder)
+    queries = query_models.cache_root(config.data_dir)
+    embedder: Embedder = factory(
+        config.model, config.embedder, query_models=queries, min_parity=config.deployment.min_parity
+    )
     return embedder
 
 
@@ -167,7 +171,7 @@ async def build_context(config: AppConfig, role: str) -> Context:
     applied = await postgres.prepare_schema(config.database)
     if applied:
         log.info("%s applied migrations: %s", role, ", ".join(applied))
-    pool = await postgres.create_pool(config.database)
+    pool = await postgres.create_pool(config.database, config.search.ef_search)
     try:
         redis = await queue.connect(config.redis.url)
     except BaseException:

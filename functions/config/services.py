@@ -3,7 +3,9 @@ tasks, webhooks and the worker pools."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from msgspec import Meta
 
 from functions.config.bounds import NonNegFloat, PositiveInt
 from functions.structs import Struct
@@ -41,6 +43,7 @@ class ApiConfig(Struct, frozen=True, kw_only=True):
     generate_key_if_missing: bool
     max_body_bytes: PositiveInt
     retry_after_s: PositiveInt
+    access_log: bool
 
 
 class ModelConfig(Struct, frozen=True, kw_only=True):
@@ -59,6 +62,10 @@ class EmbedderConfig(Struct, frozen=True, kw_only=True):
 
     backend: Literal["local", "triton"]
     torch_threads: PositiveInt
+    # "onnx": queries run on an exported ONNX Runtime model; "model": on the model that embeds documents.
+    query_runtime: Literal["onnx", "model"]
+    query_threads: PositiveInt
+    query_cache_size: Annotated[int, Meta(ge=0)]
 
 
 class TasksConfig(Struct, frozen=True, kw_only=True):

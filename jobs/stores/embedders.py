@@ -19,6 +19,7 @@ from functions.config import AppConfig
 from functions.errors import Unavailable
 from functions.ports import Embedder, ModelRegistry
 from functions.records import Collection
+from jobs.embedding import query_models
 from jobs.embedding.model_paths import resolve_model_path
 
 # Makes the embedder of a version from (registered model, version, local model folder, model name).
@@ -92,7 +93,12 @@ def local_factory(config: AppConfig) -> EmbedderFactory:
     def make(registered: str, version: str, path: str, model_name: str) -> Embedder:
         module: Any = importlib.import_module("jobs.stores.local_embedder")
         model = msgspec.structs.replace(config.model, name=model_name, path=path)
-        embedder: Embedder = module.LocalEmbedder(model, config.embedder)
+        embedder: Embedder = module.LocalEmbedder(
+            model,
+            config.embedder,
+            query_models=query_models.cache_root(config.data_dir),
+            min_parity=config.deployment.min_parity,
+        )
         return embedder
 
     return make
@@ -114,6 +120,7 @@ def triton_factory(config: AppConfig) -> EmbedderFactory:
             model_name=model_name,
             query_prefix=config.model.query_prefix,
             document_prefix=config.model.document_prefix,
+            queries=config.embedder,
         )
 
     return make

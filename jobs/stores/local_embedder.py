@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,18 +17,36 @@ from functions.records import Vectors
 from functions.upsertion.chunking import token_windows
 from jobs.embedding import query_window
 from jobs.embedding.model_paths import resolve_model_path
+from jobs.embedding.onnx_queries import OnnxQueryEncoder
 from jobs.embedding.query_batcher import QueryBatcher
+from jobs.embedding.query_cache import QueryCache
+from jobs.embedding.query_models import ensure_query_model
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else short-text throughput collapses
+log = logging.getLogger("embedloop")
 
 
 class LocalEmbedder:
     """Loads the model on first use, and encodes on one dedicated thread (the model is not
-    re-entrant, and one thread keeps torch's own pool from fighting itself)."""
+    re-entrant, and one thread keeps torch's own pool from fighting itself). With query_runtime "onnx"
+    and a `query_models` cache folder, queries run on an ONNX Runtime export of the model (on the same
+    thread); documents and chunking always use sentence-transformers."""
 
-    def __init__(self, model: ModelConfig, cfg: EmbedderConfig) -> None:
+    def __init__(
+        self,
+        model: ModelConfig,
+        cfg: EmbedderConfig,
+        *,
+        query_models: str | None = None,
+        min_parity: float = 0.9999,
+    ) -> None:
         self._cfg = model
         self._threads = cfg.torch_threads
+        self._query_threads = cfg.query_threads
+        # Without a cache folder (scripts, tests that build one directly) queries use the model.
+        self._query_models = query_models if cfg.query_runtime == "onnx" else None
+        self._min_parity = min_parity
+        self._onnx: OnnxQueryEncoder | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
         self._model: Any = None
         # A second tokenizer for counting and chunking on the event loop. A fast tokenizer's padding and
@@ -36,7 +55,8 @@ class LocalEmbedder:
         self._plain: Any = None
         self._lock = asyncio.Lock()
         self.calls = 0  # encode calls, so tests can prove work was (or was not) done
-        self._queries = QueryBatcher(lambda texts: self._encode(texts, self._cfg.query_prefix))
+        cache = QueryCache(cfg.query_cache_size)
+        self._queries = QueryBatcher(self._encode_queries, cache=cache, prefix=self._cfg.query_prefix)
 
     @property
     def model_name(self) -> str:
@@ -68,7 +88,25 @@ class LocalEmbedder:
         model = SentenceTransformer(resolve_model_path(self._cfg.path), device="cpu")
         model.max_seq_length = min(self._cfg.max_seq_length, model.max_seq_length or 512)
         self._plain = copy.deepcopy(model.tokenizer)
+        if self._query_models is not None:
+            self._onnx = self._open_onnx(self._query_models, int(model.max_seq_length))
         return model
+
+    def _open_onnx(self, cache_root: str, max_seq_length: int) -> OnnxQueryEncoder | None:
+        try:
+            folder = ensure_query_model(resolve_model_path(self._cfg.path), cache_root, self._min_parity)
+            return OnnxQueryEncoder.open(folder, threads=self._query_threads, max_seq_length=max_seq_length)
+        except (OSError, RuntimeError, ValueError) as exc:  # ExportError is a RuntimeError
+            # Slower queries beat no search: the model that embeds documents embeds queries too.
+            log.warning(
+                "%s: no ONNX query model, queries use sentence-transformers: %s", self.model_name, exc
+            )
+            return None
+
+    @property
+    def query_runtime(self) -> str:
+        """What embeds queries once loaded: "onnx" or "model"."""
+        return "model" if self._onnx is None else "onnx"
 
     async def _encode(self, texts: Sequence[str], prefix: str) -> Vectors:
         model = await self.load()
@@ -89,6 +127,14 @@ class LocalEmbedder:
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
+    async def _encode_queries(self, texts: Sequence[str]) -> Vectors:
+        await self.load()
+        if self._onnx is None:
+            return await self._encode(texts, self._cfg.query_prefix)
+        self.calls += 1
+        batch = [self._cfg.query_prefix + t for t in texts]
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._onnx.encode, batch)
+
     async def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Normalised document vectors (document prefix applied)."""
         return await self._encode(texts, self._cfg.document_prefix)
@@ -97,12 +143,15 @@ class LocalEmbedder:
         """Normalised query vectors (query prefix applied); single queries are batched together."""
         if len(texts) == 1:
             return (await self._queries.embed_one(texts[0]))[None, :]
-        return await self._encode(texts, self._cfg.query_prefix)
+        return await self._encode_queries(texts)
 
     async def query_window(self, text: str) -> tuple[str, bool]:
         """The part of a query to embed and whether the model's window cuts it (tokens counted)."""
         model = await self.load()
         clipped, cut = query_window.clip(text, model.max_seq_length)
+        if self._onnx is not None:  # the tokenizer of the encoder that will read it
+            tokens = self._onnx.count(self._cfg.query_prefix + clipped)
+            return clipped, query_window.truncated(cut, tokens, self._onnx.max_seq_length)
         # Counted, not truncated: the tokenizer's length warning is a log line, not an error.
         tokens = len(self._plain(self._cfg.query_prefix + clipped.strip(), verbose=False)["input_ids"])
         return clipped, query_window.truncated(cut, tokens, model.max_seq_length)
@@ -116,9 +165,9 @@ class LocalEmbedder:
         return token_windows(text, offsets, limit, overlap)
 
     async def ready(self) -> bool:
-        """True once the model is loaded and encodes."""
+        """True once the model is loaded and encodes (past the query cache: the encoder must answer)."""
         try:
-            vec = await self.embed_queries(["ready"])
+            vec = await self._encode_queries(["ready"])
         except (OSError, RuntimeError, ValueError):
             return False
         return bool(vec.shape == (1, self.dim))

@@ -2,29 +2,36 @@
 
 No torch here (web processes use it too): the tokenizer exported beside the version encodes, Triton runs
 the model. Behaves like the local embedder: prefixes, normalised float32 vectors, token-edge chunking.
+A version exported with a query model (query_model.json) embeds queries in this process with ONNX
+Runtime when `queries.query_runtime` is "onnx": a short query then costs no round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from functions.config import DeploymentConfig
+from functions.config import DeploymentConfig, EmbedderConfig
 from functions.deployment.triton_config import served_name
 from functions.errors import Unavailable
 from functions.records import Vectors
 from functions.upsertion.chunking import token_windows
 from jobs.embedding import query_window
+from jobs.embedding.onnx_queries import OnnxQueryEncoder, read_manifest
 from jobs.embedding.query_batcher import QueryBatcher
+from jobs.embedding.query_cache import QueryCache
 from jobs.triton.client import TritonClient
 from jobs.triton.repository import Repository
 from jobs.triton.tokenizer import BatchTokenizer
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else short-text throughput collapses
+log = logging.getLogger("embedloop")
 
 
 class TritonEmbedder:
@@ -41,6 +48,7 @@ class TritonEmbedder:
         query_prefix: str = "",
         document_prefix: str = "",
         client: TritonClient | None = None,
+        queries: EmbedderConfig | None = None,
     ) -> None:
         self._cfg = cfg
         self._repository = Repository(repository)
@@ -53,7 +61,13 @@ class TritonEmbedder:
         self._tokenizer: BatchTokenizer | None = None
         self._dim = 0
         self._in_flight = asyncio.Semaphore(cfg.client_concurrency)
-        self._queries = QueryBatcher(lambda texts: self._encode(texts, self._prefixes[0]))
+        self._query_cfg = queries  # None: queries go to Triton, uncached (warm-ups, parity checks)
+        self._onnx: OnnxQueryEncoder | None = None
+        self._onnx_tried = False
+        self._onnx_lock = asyncio.Lock()
+        self._executor: ThreadPoolExecutor | None = None  # made on the first query ORT encodes
+        cache = QueryCache(queries.query_cache_size if queries else 0)
+        self._queries = QueryBatcher(self._encode_queries, cache=cache, prefix=query_prefix)
         self.calls = 0  # infer requests sent, so tests can prove work was (or was not) done
 
     @property
@@ -98,6 +112,35 @@ class TritonEmbedder:
         out[order] = sorted_vectors
         return out
 
+    async def _query_encoder(self) -> OnnxQueryEncoder | None:
+        cfg = self._query_cfg
+        if self._onnx_tried or cfg is None or cfg.query_runtime != "onnx":
+            return self._onnx
+        async with self._onnx_lock:
+            if not self._onnx_tried:
+                self._onnx = await asyncio.to_thread(self._open_onnx, cfg.query_threads)
+                self._onnx_tried = True
+        return self._onnx
+
+    def _open_onnx(self, threads: int) -> OnnxQueryEncoder | None:
+        folder = self._repository.version_dir(self._model, self._version)
+        if read_manifest(folder) is None:
+            return None  # exported before query models existed (or its gate failed): Triton answers
+        try:
+            return OnnxQueryEncoder.open(folder, threads=threads)
+        except (OSError, RuntimeError, ValueError) as exc:  # a damaged file: Triton still answers
+            log.warning("%s: query model unusable, queries go to Triton: %s", self._name, exc)
+            return None
+
+    async def _encode_queries(self, texts: Sequence[str]) -> Vectors:
+        onnx = await self._query_encoder()
+        if onnx is None:
+            return await self._encode(texts, self._prefixes[0])
+        if self._executor is None:  # ORT runs here: one thread, off the event loop
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-onnx")
+        batch = [self._prefixes[0] + t for t in texts]
+        return await asyncio.get_running_loop().run_in_executor(self._executor, onnx.encode, batch)
+
     async def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Normalised document vectors (document prefix applied)."""
         return await self._encode(texts, self._prefixes[1])
@@ -106,7 +149,7 @@ class TritonEmbedder:
         """Normalised query vectors (query prefix applied); single queries are batched together."""
         if len(texts) == 1:
             return (await self._queries.embed_one(texts[0]))[None, :]
-        return await self._encode(texts, self._prefixes[0])
+        return await self._encode_queries(texts)
 
     async def query_window(self, text: str) -> tuple[str, bool]:
         """The part of a query to embed and whether the model's window cuts it (tokens counted)."""
@@ -133,6 +176,8 @@ class TritonEmbedder:
         return bool(vec.shape == (1, self._dim))
 
     async def close(self) -> None:
-        """Close the connection, if this embedder made it."""
+        """Close the connection, if this embedder made it, and the query model's thread."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
         if self._own_client:
             await self._client.close()

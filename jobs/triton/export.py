@@ -3,12 +3,15 @@
 `export_model(source_dir, out_dir, ...)` writes model.pt (input_ids, attention_mask → pooled, L2-normalised
 float32 embedding; dynamic batch and sequence length), the tokenizer, and parity.npz (the parity texts
 and their sentence-transformers embeddings), and refuses an export whose min cosine over those texts is
-below `min_parity`. torch warns that jit.trace is deprecated for torch.export: keeping the exporter
-behind this one function is what lets it change.
+below `min_parity`. It also writes the ONNX query model (jobs/embedding/onnx_export.py) from the same
+loaded model, so queries can skip Triton; a query model that fails its own gate is left out, and the
+version serves queries through Triton. torch warns that jit.trace is deprecated for torch.export:
+keeping the exporter behind this one function is what lets it change.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from pathlib import Path
@@ -23,13 +26,14 @@ from jobs.triton.tokenizer import TOKENIZER_DIR, BatchTokenizer, TokenizerSettin
 
 MODEL_FILE = "model.pt"
 PARITY_FILE = "parity.npz"
+log = logging.getLogger("embedloop")
 
 
 class ExportError(RuntimeError):
     """The source cannot be exported, or its export does not match sentence-transformers."""
 
 
-class _Encoder(torch.nn.Module):
+class Encoder(torch.nn.Module):
     """transformer → pooling (mean, cls or max, as the Pooling module says) → L2 normalisation."""
 
     def __init__(self, transformer: Any, pooling: str) -> None:
@@ -52,7 +56,8 @@ class _Encoder(torch.nn.Module):
         return torch.nn.functional.normalize(pooled.float(), p=2.0, dim=1)
 
 
-def _load(source_dir: Path) -> Any:
+def load_model(source_dir: Path) -> Any:
+    """The sentence-transformers model of a folder, on CPU with sdpa attention (ExportError if not)."""
     from sentence_transformers import SentenceTransformer
 
     if not (source_dir / "modules.json").is_file():
@@ -64,7 +69,8 @@ def _load(source_dir: Path) -> Any:
         raise ExportError(f"cannot load {source_dir}: {exc}") from exc
 
 
-def _pooling(model: Any) -> str:
+def pooling_mode(model: Any) -> str:
+    """The pooling of a Transformer, Pooling[, Normalize] stack (ExportError for any other stack)."""
     modules = list(model)
     names = [type(m).__name__ for m in modules]
     if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
@@ -75,7 +81,8 @@ def _pooling(model: Any) -> str:
     return mode
 
 
-def _tokenizer_settings(model: Any) -> TokenizerSettings:
+def tokenizer_settings(model: Any) -> TokenizerSettings:
+    """How the runtime tokenizer must truncate, pad and case texts to match the model."""
     return TokenizerSettings(
         max_seq_length=int(model.max_seq_length),
         pad_token=str(model.tokenizer.pad_token),
@@ -83,7 +90,16 @@ def _tokenizer_settings(model: Any) -> TokenizerSettings:
     )
 
 
-def _trace(encoder: _Encoder, tokenizer: BatchTokenizer) -> Any:
+def save_tokenizer(model: Any, out: Path) -> TokenizerSettings:
+    """Write the model's tokenizer into `out`/tokenizer (unless there) and return how it is used."""
+    if not (out / TOKENIZER_DIR / "tokenizer.json").is_file():
+        model.tokenizer.save_pretrained(str(out / TOKENIZER_DIR))
+    if not (out / TOKENIZER_DIR / "tokenizer.json").is_file():
+        raise ExportError(f"{out} has no fast tokenizer (tokenizer.json) for the model to use")
+    return tokenizer_settings(model)
+
+
+def _trace(encoder: Encoder, tokenizer: BatchTokenizer) -> Any:
     # Example inputs of two lengths with padding, so the trace keeps the masking path general.
     ids, mask = tokenizer.encode(["a short text", "a somewhat longer text with more tokens in it"])
     with warnings.catch_warnings():
@@ -103,19 +119,26 @@ def _embed(traced: Any, tokenizer: BatchTokenizer, texts: list[str], batch: int 
     return np.concatenate(out).astype(np.float32)
 
 
+def _query_model(model: Any, out: Path, min_parity: float) -> None:
+    # Imported here: that module builds on this one's helpers.
+    from jobs.embedding.onnx_export import write_query_model
+
+    try:
+        write_query_model(model, out, min_parity=min_parity)
+    except (OSError, RuntimeError, ValueError) as exc:  # Triton serves this version's queries instead
+        log.warning("no ONNX query model in %s: %s", out, exc)
+
+
 def export_model(source_dir: str, out_dir: str, *, min_parity: float = 0.9999) -> ExportResult:
     """Write model.pt, tokenizer/ and parity.npz of `source_dir` into `out_dir` (which must exist)."""
     began = time.monotonic()
     source, out = Path(source_dir), Path(out_dir)
-    model = _load(source)
+    model = load_model(source)
     model.eval()
-    pooling = _pooling(model)
-    settings = _tokenizer_settings(model)
-    model.tokenizer.save_pretrained(str(out / TOKENIZER_DIR))
-    if not (out / TOKENIZER_DIR / "tokenizer.json").is_file():
-        raise ExportError(f"{source} has no fast tokenizer (tokenizer.json)")
+    pooling = pooling_mode(model)
+    settings = save_tokenizer(model, out)
     tokenizer = BatchTokenizer(out / TOKENIZER_DIR, settings)
-    traced = _trace(_Encoder(model[0].auto_model, pooling).eval(), tokenizer)
+    traced = _trace(Encoder(model[0].auto_model, pooling).eval(), tokenizer)
     torch.jit.save(traced, str(out / MODEL_FILE))
     texts = parity_texts()
     expected = np.asarray(
@@ -128,6 +151,7 @@ def export_model(source_dir: str, out_dir: str, *, min_parity: float = 0.9999) -
     if not parity >= min_parity:
         raise ExportError(f"export parity {parity:.6f} < {min_parity}: TorchScript differs from the model")
     np.savez(out / PARITY_FILE, texts=np.asarray(texts), embeddings=expected)
+    _query_model(model, out, min_parity)
     return ExportResult(
         dim=int(expected.shape[1]),
         tokenizer=settings,

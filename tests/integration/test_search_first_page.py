@@ -78,7 +78,8 @@ async def test_first_page_answers_what_the_snapshot_reader_answers(ctx: Context,
             row = await recorded(ctx, answer.search_id)
             assert row is not None
             assert list(row["object_ids"]) == [h.object_id for h in answer.hits]
-            assert row["page_offset"] == req.offset and row["query"] == query
+            assert row["page_offset"] == req.offset
+            assert row["query"] == query
             assert row["query_vector"] is not None
 
 

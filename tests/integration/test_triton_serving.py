@@ -18,6 +18,7 @@ from functions.config import AppConfig
 from functions.errors import PermanentFailure
 from functions.records import ExportedVersion
 from jobs.embedding.model_paths import resolve_model_path
+from jobs.embedding.onnx_queries import read_manifest
 from jobs.stores.local_embedder import LocalEmbedder
 from jobs.triton.client import TritonClient
 from jobs.triton.embedder import TritonEmbedder
@@ -91,7 +92,20 @@ async def test_export_matches_sentence_transformers(
     assert (written.parity_texts, written.dim, written.max_seq_length) == (100, 384, 256)
     folder = Path(written.path)
     files = await asyncio.to_thread(lambda: sorted(p.name for p in folder.iterdir()))
-    assert files == ["manifest.json", "model.pt", "model.py", "parity.npz", "tokenizer"]
+    # Beside Triton's files, the ONNX query model (fp32: int8 fails the 0.9999 gate on MiniLM).
+    assert files == [
+        "manifest.json",
+        "model.pt",
+        "model.py",
+        "parity.npz",
+        "query.onnx",
+        "query_model.json",
+        "tokenizer",
+    ]
+    query_model = read_manifest(folder)
+    assert query_model is not None
+    assert (query_model.precision, query_model.dim) == ("fp32", 384)
+    assert query_model.parity >= 0.9999
     config = await asyncio.to_thread((folder.parent / "config.pbtxt").read_text)
     assert 'backend: "python"' in config
     # The CPU trace must not pin tensors to the CPU: with them the same file failed on an H200.
@@ -137,6 +151,13 @@ async def test_serve_embed_check_unload_remove(
     long = TEXTS[-1] + " " + TEXTS[0] * 20
     assert await embedder.split(long, 50, 8) == await local.split(long, 50, 8)
     assert await server.check(model, 1) >= 0.9999
+    # With the query runtime on, queries of this version are encoded in-process, not sent to Triton.
+    in_process = server.embedder(model, 1, queries=config.embedder)
+    sent = in_process.calls
+    queries = await asyncio.gather(*(in_process.embed_queries([t]) for t in TEXTS[:3]))
+    assert float(np.min(np.sum(np.concatenate(queries) * want[:3], axis=1))) >= 0.9999
+    assert in_process.calls == sent
+    await in_process.close()
     # gRPC unreachable: the same request goes over HTTP.
     no_grpc = msgspec.structs.replace(config.deployment, grpc_url="127.0.0.1:1")
     http = TritonEmbedder(no_grpc, server.repository.root, model, 1, client=TritonClient(no_grpc))
