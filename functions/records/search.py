@@ -26,11 +26,13 @@ class NearestQuery:
 
 
 class FirstPage(Struct, frozen=True, kw_only=True):
-    """The parts found, nearest first; payloads of the objects the store took for the page;
-    whether the collection has personal vectors at all; and the object ids the search record was
-    written with (None when the store wrote none: personal vectors or too few objects found)."""
+    """The parts found, nearest first (without their text); the best part's chunk and the payload of
+    each object the store took for the page; whether the collection has personal vectors at all; and
+    the object ids the search record was written with (None when the store wrote none: personal
+    vectors or too few objects found)."""
 
     parts: list[PartHit]
+    chunks: dict[str, str]
     payloads: dict[str, dict[str, Any]]
     has_personal: bool
     recorded: list[str] | None

@@ -153,14 +153,15 @@ async def _first_page(
     if bigger is not None:
         return bigger
     page = best[req.offset : needed]
-    if req.include_payload and any(p.object_id not in first.payloads for p in page):
+    sent = first.payloads if req.include_payload else first.chunks
+    if any(p.object_id not in first.chunks or p.object_id not in sent for p in page):
         return k  # the store took another page (a tie at its edge): read it whole
     hits = [
         Hit(
             object_id=p.object_id,
             score=logic.score(collection.metric, p.distance),
             payload=first.payloads[p.object_id] if req.include_payload else None,
-            chunk=p.chunk,
+            chunk=first.chunks[p.object_id],
         )
         for p in page
     ]

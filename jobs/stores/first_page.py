@@ -14,7 +14,8 @@ within a WAL writer delay (0.2 s) of a search can lose its record; a session cit
 clear "unknown search", never a session pointing at a missing search.
 
 The statement proposes the page (each object by its nearest part, nearest first, ties in scan order)
-to pick which payloads to send and which ids to record; the search handler ranks the returned parts
+to pick which chunks and payloads to send (a chunk may be a kilobyte: the other parts come without
+theirs) and which ids to record; the search handler ranks the returned parts
 itself and repairs the record in the rare case it disagrees (a tie, personal vectors, or a fetch too
 small to fill the page), so the two rankings never have to match exactly.
 """
@@ -49,7 +50,7 @@ FIRST_PAGE = """WITH blue AS MATERIALIZED (
         SELECT DISTINCT ON (object_id) object_id, distance, pos FROM numbered
         ORDER BY object_id, distance, pos),
     page AS MATERIALIZED (
-        SELECT object_id, row_number() OVER (ORDER BY distance, pos) AS rank FROM best
+        SELECT object_id, pos, row_number() OVER (ORDER BY distance, pos) AS rank FROM best
         ORDER BY distance, pos LIMIT {needed}),
     recorded AS (
         INSERT INTO searches (search_id, index_name, collection_id, user_id, query, mode,
@@ -63,8 +64,9 @@ FIRST_PAGE = """WITH blue AS MATERIALIZED (
 SELECT b.ok, b.personal, (SELECT object_ids FROM recorded) AS recorded,
     ARRAY(SELECT object_id FROM numbered ORDER BY pos) AS object_ids,
     ARRAY(SELECT part_index FROM numbered ORDER BY pos) AS part_indexes,
-    ARRAY(SELECT chunk FROM numbered ORDER BY pos) AS chunks,
     ARRAY(SELECT distance FROM numbered ORDER BY pos) AS distances,
+    (SELECT jsonb_object_agg(page.object_id, n.chunk) FROM page JOIN numbered n ON n.pos = page.pos
+        WHERE page.rank > $8::int) AS chunks,
     CASE WHEN $6 THEN (SELECT jsonb_object_agg(o.object_id, o.payload)
         FROM page JOIN {objects} o ON o.object_id = page.object_id WHERE page.rank > $8::int) END AS payloads
 FROM (SELECT 1) AS one LEFT JOIN blue b ON true"""
@@ -110,13 +112,12 @@ async def first_page(
     if row is None or not row["ok"]:
         raise StaleCollection(f"{collection.id} is not the blue collection of {collection.index_name}")
     parts = [
-        PartHit(object_id=o, part_index=i, chunk=c, distance=d)
-        for o, i, c, d in zip(
-            row["object_ids"], row["part_indexes"], row["chunks"], row["distances"], strict=True
-        )
+        PartHit(object_id=o, part_index=i, chunk="", distance=d)  # chunk: only the page's, in `chunks`
+        for o, i, d in zip(row["object_ids"], row["part_indexes"], row["distances"], strict=True)
     ]
     return FirstPage(
         parts=parts,
+        chunks=row["chunks"] or {},
         payloads=row["payloads"] or {},
         has_personal=bool(row["personal"]),
         recorded=row["recorded"],

@@ -65,32 +65,58 @@ def test_an_export_is_placed_once_and_reused(source: str, tmp_path: Path) -> Non
     assert first == again == tmp_path / "cache" / cache_key(source)
     assert len(export.calls) == 1
     assert read_manifest(first) == MANIFEST
-    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [first.name]
+    assert _folders(tmp_path / "cache") == [first.name]
 
 
-def test_two_concurrent_exports_end_with_one_folder(source: str, tmp_path: Path) -> None:
-    export = Exporter(threading.Barrier(2))  # both export before either renames: a real race
+def test_two_concurrent_callers_export_once(source: str, tmp_path: Path) -> None:
+    """Processes starting together wait for one export (the lock) instead of each making their own."""
+    export = Exporter()
     got: list[Path] = []
     threads = [
         threading.Thread(
             target=lambda: got.append(ensure_query_model(source, tmp_path, 0.999, export=export))
         )
-        for _ in range(2)
+        for _ in range(3)
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=20)
-    assert len(export.calls) == 2
-    assert got == [tmp_path / cache_key(source)] * 2
-    assert [p.name for p in tmp_path.iterdir() if p.name != "model"] == [cache_key(source)]
+    assert len(export.calls) == 1
+    assert got == [tmp_path / cache_key(source)] * 3
+    assert [p for p in _folders(tmp_path) if p != "model"] == [cache_key(source)]
     assert read_manifest(got[0]) == MANIFEST
+
+
+def test_an_export_placed_meanwhile_by_another_host_wins(source: str, tmp_path: Path) -> None:
+    """Without a shared lock (another host on a network drive) the rename race still ends with one
+    complete folder: the loser uses the winner's."""
+    target = tmp_path / cache_key(source)
+
+    def racing(source_dir: str, out_dir: str, min_parity: float) -> QueryModelManifest:
+        written = Exporter()(source_dir, out_dir, min_parity)
+        Exporter()(source_dir, str(_made(target)), min_parity)  # the other host finishes first
+        return written
+
+    assert ensure_query_model(source, tmp_path, 0.999, export=racing) == target
+    assert read_manifest(target) == MANIFEST
+    assert [p for p in _folders(tmp_path) if p != "model"] == [cache_key(source)]
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir()
+    return folder
+
+
+def _folders(root: Path) -> list[str]:
+    """What the cache holds, without its lock files."""
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
 
 
 def test_a_failed_export_leaves_nothing(source: str, tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="parity"):
         ensure_query_model(source, tmp_path / "cache", 0.999, export=Exporter(fail=True))
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert _folders(tmp_path / "cache") == []
 
 
 def test_an_incomplete_folder_is_replaced(source: str, tmp_path: Path) -> None:
