@@ -53,7 +53,8 @@ def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 def require(scope: Scope) -> Any:
     """A guard admitting keys of `scope`; admin keys pass every guard."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async: Litestar runs a sync guard on a worker thread, a thread hop on every request.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         key = presented_key(connection)
         if key is None:
             raise NotAuthorizedException("an API key is required (Authorization: Bearer <key>)")
