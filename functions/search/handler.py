@@ -17,8 +17,8 @@ from typing import NamedTuple, TypeVar
 from functions.context import Context
 from functions.errors import NotFound, Unavailable
 from functions.ports import CollectionReader, StaleCollection
-from functions.records import Collection, NearestQuery, SearchRecord, Vectors
-from functions.search import logic
+from functions.records import Collection, Vectors
+from functions.search import first_page, logic
 from functions.search.messages import Hit, SearchRequest, SearchResult
 
 
@@ -34,7 +34,7 @@ async def search(req: SearchRequest, ctx: Context) -> SearchResult:
         vector, truncated = await _query_vector(req, collection, ctx)
         k = logic.first_candidates(req.offset + limit)
         if req.mode == "best_part":
-            first = await _first_page(req, collection, vector, k, limit, user_id, search_id, ctx)
+            first = await first_page.settle(req, collection, vector, k, limit, user_id, search_id, ctx)
             if not isinstance(first, int):
                 return Answer(collection, vector, truncated, *first)
             k = first
@@ -48,19 +48,8 @@ async def search(req: SearchRequest, ctx: Context) -> SearchResult:
     answer = await on_blue(req.index, ctx, attempt)
     shown = [hit.object_id for hit in answer.hits]
     if answer.recorded != shown:  # not written with the read, or written with another page
-        await ctx.collections.record_search(
-            SearchRecord(
-                search_id=search_id,
-                index_name=req.index,
-                collection_id=answer.collection.id,
-                user_id=req.user_id,
-                query=req.query,
-                mode=req.mode,
-                offset=req.offset,
-                object_ids=shown,
-                query_vector=answer.vector.tolist(),
-            )
-        )
+        record = logic.record(req, search_id, answer.collection, shown, answer.vector.tolist())
+        await ctx.collections.record_search(record)
     return SearchResult(
         search_id=search_id,
         index=req.index,
@@ -110,62 +99,6 @@ async def _query_vector(req: SearchRequest, collection: Collection, ctx: Context
     text, truncated = await embedder.query_window(req.query)
     embedded: Vectors = (await embedder.embed_queries([text]))[0]
     return embedded, truncated
-
-
-async def _first_page(
-    req: SearchRequest,
-    collection: Collection,
-    vector: Vectors,
-    k: int,
-    limit: int,
-    user_id: str | None,
-    search_id: str,
-    ctx: Context,
-) -> tuple[list[Hit], list[str] | None] | int:
-    """The page from one statement that also checks blue and writes the record, or, when that one
-    fetch of `k` parts cannot settle it, how many parts the snapshot reader starts from (the same `k`
-    when the user has personal vectors, more when too few objects came back)."""
-    needed = req.offset + limit
-    query = NearestQuery(
-        vector=vector,
-        k=k,
-        where=req.filter,
-        needed=needed,
-        offset=req.offset,
-        payloads=req.include_payload,
-        personal_user=user_id,
-    )
-    record = SearchRecord(
-        search_id=search_id,
-        index_name=req.index,
-        collection_id=collection.id,
-        user_id=req.user_id,
-        query=req.query,
-        mode=req.mode,
-        offset=req.offset,
-        object_ids=[],  # the store fills in the page it finds
-    )
-    first = await ctx.vectors.first_page(collection, query, record)
-    if first.has_personal and user_id is not None:
-        return k
-    best = logic.best_per_object(first.parts)
-    bigger = logic.next_candidates(k, len(first.parts), len(best), needed)
-    if bigger is not None:
-        return bigger
-    page = best[req.offset : needed]
-    sent = first.payloads if req.include_payload else first.chunks
-    if any(p.object_id not in first.chunks or p.object_id not in sent for p in page):
-        return k  # the store took another page (a tie at its edge): read it whole
-    hits = [
-        Hit(
-            object_id=p.object_id,
-            score=logic.score(collection.metric, p.distance),
-            payload=first.payloads[p.object_id] if req.include_payload else None,
-            chunk=first.chunks[p.object_id],
-        )
-        for p in page
-    ]
-    return hits, first.recorded
 
 
 async def _by_best_part(

@@ -8,7 +8,7 @@ import numpy as np
 
 from functions.config import SearchConfig
 from functions.errors import InvalidInput
-from functions.records import Metric, ObjectHit, PartHit, Vectors, filters
+from functions.records import Collection, Metric, ObjectHit, PartHit, SearchRecord, Vectors, filters
 from functions.search.messages import PayloadSearchRequest, SearchRequest
 
 # Parts fetched per wanted object at first: objects with several near parts use up candidates.
@@ -131,3 +131,24 @@ def score(metric: Metric, distance: float) -> float:
     if metric == "dot":
         return -distance
     return 1.0 - distance * distance / 2.0
+
+
+def record(
+    req: SearchRequest,
+    search_id: str,
+    collection: Collection,
+    object_ids: list[str],
+    vector: list[float] | None,
+) -> SearchRecord:
+    """The log entry of this search: what was asked, where, and the ids shown."""
+    return SearchRecord(
+        search_id=search_id,
+        index_name=req.index,
+        collection_id=collection.id,
+        user_id=req.user_id,
+        query=req.query,
+        mode=req.mode,
+        offset=req.offset,
+        object_ids=object_ids,
+        query_vector=vector,
+    )
