@@ -30,7 +30,14 @@ from jobs.embedding.onnx_queries import (
     OnnxQueryEncoder,
     QueryModelManifest,
 )
-from jobs.triton.export import Encoder, ExportError, load_model, pooling_mode, save_tokenizer
+from jobs.triton.export import (
+    Encoder,
+    ExportError,
+    load_model,
+    pooling_mode,
+    reference_vectors,
+    save_tokenizer,
+)
 from jobs.triton.parity_texts import parity_texts
 from jobs.triton.tokenizer import TOKENIZER_DIR, BatchTokenizer, TokenizerSettings
 
@@ -82,16 +89,15 @@ def _int8(out: Path, tokenizer: BatchTokenizer, expected: Vectors, texts: list[s
 
 
 def _measured(
-    model: Any, out: Path, settings: TokenizerSettings, min_parity: float
+    model: Any, out: Path, settings: TokenizerSettings, min_parity: float, known: Vectors | None
 ) -> tuple[float, float | None, int]:
-    """Write query.onnx (and query.int8.onnx when it passes): fp32 parity, int8 parity, dim."""
+    """Write query.onnx (and query.int8.onnx when it passes): fp32 parity, int8 parity, dim. `known`:
+    the model's vectors of the parity texts, when the caller has them already."""
     tokenizer = BatchTokenizer(out / TOKENIZER_DIR, settings)
     _to_onnx(Encoder(model[0].auto_model, pooling_mode(model)).eval(), tokenizer, out / FP32_FILE)
     texts = [*parity_texts(), LONG_TEXT]
-    expected = np.asarray(
-        model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True),
-        dtype=np.float32,
-    )
+    head = reference_vectors(model, texts[:-1]) if known is None else known
+    expected = np.concatenate([head, reference_vectors(model, texts[-1:])])
     parity = _parity(out / FP32_FILE, tokenizer, expected, texts)
     if not parity >= min_parity:
         raise ExportError(f"ONNX query model parity {parity:.6f} < {min_parity}: it differs from the model")
@@ -102,13 +108,20 @@ def _measured(
 
 
 def write_query_model(
-    model: Any, out: Path, *, min_parity: float, began: float | None = None
+    model: Any,
+    out: Path,
+    *,
+    min_parity: float,
+    began: float | None = None,
+    parity_vectors: Vectors | None = None,
 ) -> QueryModelManifest:
-    """Write the query model of a loaded sentence-transformers `model` into the existing folder `out`."""
+    """Write the query model of a loaded sentence-transformers `model` into the existing folder `out`;
+    `parity_vectors`: the model's vectors of the parity texts, when the caller has them (the Triton
+    export does), so they are not encoded twice."""
     began = time.monotonic() if began is None else began
     settings = save_tokenizer(model, out)
     try:
-        parity, int8, dim = _measured(model, out, settings, min_parity)
+        parity, int8, dim = _measured(model, out, settings, min_parity, parity_vectors)
     except BaseException:
         for name in (FP32_FILE, INT8_FILE):  # ~90 MB each: a failed export leaves none behind
             (out / name).unlink(missing_ok=True)

@@ -99,6 +99,12 @@ def save_tokenizer(model: Any, out: Path) -> TokenizerSettings:
     return tokenizer_settings(model)
 
 
+def reference_vectors(model: Any, texts: list[str]) -> np.ndarray:
+    """sentence-transformers' own normalised float32 vectors of `texts`: what an export must match."""
+    vectors = model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True)
+    return np.asarray(vectors, dtype=np.float32)
+
+
 def _trace(encoder: Encoder, tokenizer: BatchTokenizer) -> Any:
     # Example inputs of two lengths with padding, so the trace keeps the masking path general.
     ids, mask = tokenizer.encode(["a short text", "a somewhat longer text with more tokens in it"])
@@ -119,12 +125,12 @@ def _embed(traced: Any, tokenizer: BatchTokenizer, texts: list[str], batch: int 
     return np.concatenate(out).astype(np.float32)
 
 
-def _query_model(model: Any, out: Path, min_parity: float) -> None:
+def _query_model(model: Any, out: Path, min_parity: float, parity_vectors: np.ndarray) -> None:
     # Imported here: that module builds on this one's helpers.
     from jobs.embedding.onnx_export import write_query_model
 
     try:
-        write_query_model(model, out, min_parity=min_parity)
+        write_query_model(model, out, min_parity=min_parity, parity_vectors=parity_vectors)
     except (OSError, RuntimeError, ValueError) as exc:  # Triton serves this version's queries instead
         log.warning("no ONNX query model in %s: %s", out, exc)
 
@@ -141,17 +147,14 @@ def export_model(source_dir: str, out_dir: str, *, min_parity: float = 0.9999) -
     traced = _trace(Encoder(model[0].auto_model, pooling).eval(), tokenizer)
     torch.jit.save(traced, str(out / MODEL_FILE))
     texts = parity_texts()
-    expected = np.asarray(
-        model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True),
-        dtype=np.float32,
-    )
+    expected = reference_vectors(model, texts)
     served = torch.jit.load(str(out / MODEL_FILE))  # type: ignore[no-untyped-call]
     got = _embed(served, tokenizer, texts)  # the saved file, as Triton loads it
     parity = float(np.min(np.sum(expected * got, axis=1)))
     if not parity >= min_parity:
         raise ExportError(f"export parity {parity:.6f} < {min_parity}: TorchScript differs from the model")
     np.savez(out / PARITY_FILE, texts=np.asarray(texts), embeddings=expected)
-    _query_model(model, out, min_parity)
+    _query_model(model, out, min_parity, expected)
     return ExportResult(
         dim=int(expected.shape[1]),
         tokenizer=settings,
