@@ -19,6 +19,7 @@ import onnxruntime as ort
 
 from functions.records import Vectors
 from functions.structs import Struct
+from jobs.embedding.batches import in_input_order, longest_first
 from jobs.triton.tokenizer import TOKENIZER_DIR, BatchTokenizer, TokenizerSettings
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else short-text throughput collapses
@@ -109,12 +110,9 @@ class OnnxQueryEncoder:
         """Normalised vectors of `texts`, shape (len(texts), dim), float32, in input order."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # Longest first, like sentence-transformers: texts of like length share a batch (less padding).
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        order, batches = longest_first(texts, batch_size)
         parts = []
-        for start in range(0, len(order), batch_size):
-            ids, mask = self._tokenizer.encode([texts[i] for i in order[start : start + batch_size]])
+        for batch in batches:
+            ids, mask = self._tokenizer.encode(batch)
             parts.append(self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        out[order] = np.concatenate(parts)
-        return out
+        return in_input_order(order, parts)

@@ -23,6 +23,7 @@ from functions.errors import Unavailable
 from functions.records import Vectors
 from functions.upsertion.chunking import token_windows
 from jobs.embedding import query_window
+from jobs.embedding.batches import in_input_order, longest_first
 from jobs.embedding.onnx_queries import OnnxQueryEncoder, read_manifest
 from jobs.embedding.query_batcher import QueryBatcher
 from jobs.embedding.query_cache import QueryCache
@@ -95,10 +96,7 @@ class TritonEmbedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         size = min(self._cfg.client_batch_size, self._cfg.max_batch_size)
-        # Longest first, like sentence-transformers: texts of like length share a batch, so little of
-        # each batch is padding (in input order, Cranfield abstracts ran at half the speed).
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        batches = [[prefix + texts[i] for i in order[s : s + size]] for s in range(0, len(order), size)]
+        order, batches = longest_first([prefix + t for t in texts], size)
 
         async def one(batch: list[str]) -> Vectors:
             async with self._in_flight:
@@ -107,10 +105,7 @@ class TritonEmbedder:
                 return await self._client.infer(self._name, self._version, ids, mask)
 
         # A few batches in flight at once: Triton's dynamic batcher and instances overlap them.
-        sorted_vectors = np.concatenate(await asyncio.gather(*(one(b) for b in batches)))
-        out = np.empty_like(sorted_vectors, dtype=np.float32)
-        out[order] = sorted_vectors
-        return out
+        return in_input_order(order, await asyncio.gather(*(one(b) for b in batches)))
 
     async def _query_encoder(self) -> OnnxQueryEncoder | None:
         cfg = self._query_cfg
