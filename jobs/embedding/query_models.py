@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jobs.embedding.onnx_queries import QueryModelManifest, read_manifest
+from jobs.embedding.query_encoder import QueryModelManifest, read_manifest
 
-EXPORTER = "jobs.embedding.onnx_export"
+EXPORTER = "jobs.embedding.query_export"
 STALE_S = 3600.0  # temp and trash folders older than this are left over from a crash
 # Writes the query model of a source folder (first argument) into an existing folder (second).
 QueryExporter = Callable[[str, str, float], QueryModelManifest]

@@ -17,9 +17,9 @@ from functions.records import Vectors
 from functions.upsertion.chunking import token_windows
 from jobs.embedding import query_window
 from jobs.embedding.model_paths import resolve_model_path
-from jobs.embedding.onnx_queries import OnnxQueryEncoder
 from jobs.embedding.query_batcher import QueryBatcher
 from jobs.embedding.query_cache import QueryCache
+from jobs.embedding.query_encoder import QueryEncoder
 from jobs.embedding.query_models import ensure_query_model
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else short-text throughput collapses
@@ -46,7 +46,7 @@ class LocalEmbedder:
         # Without a cache folder (scripts, tests that build one directly) queries use the model.
         self._query_models = query_models if cfg.query_runtime == "onnx" else None
         self._min_parity = min_parity
-        self._onnx: OnnxQueryEncoder | None = None
+        self._onnx: QueryEncoder | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
         self._model: Any = None
         # A second tokenizer for counting and chunking on the event loop. A fast tokenizer's padding and
@@ -92,10 +92,10 @@ class LocalEmbedder:
             self._onnx = self._open_onnx(self._query_models, int(model.max_seq_length))
         return model
 
-    def _open_onnx(self, cache_root: str, max_seq_length: int) -> OnnxQueryEncoder | None:
+    def _open_onnx(self, cache_root: str, max_seq_length: int) -> QueryEncoder | None:
         try:
             folder = ensure_query_model(resolve_model_path(self._cfg.path), cache_root, self._min_parity)
-            return OnnxQueryEncoder.open(folder, threads=self._query_threads, max_seq_length=max_seq_length)
+            return QueryEncoder.open(folder, threads=self._query_threads, max_seq_length=max_seq_length)
         except (OSError, RuntimeError, ValueError) as exc:  # ExportError is a RuntimeError
             # Slower queries beat no search: the model that embeds documents embeds queries too.
             log.warning(

@@ -24,9 +24,9 @@ from functions.records import Vectors
 from functions.upsertion.chunking import token_windows
 from jobs.embedding import query_window
 from jobs.embedding.batches import in_input_order, longest_first
-from jobs.embedding.onnx_queries import OnnxQueryEncoder, read_manifest
 from jobs.embedding.query_batcher import QueryBatcher
 from jobs.embedding.query_cache import QueryCache
+from jobs.embedding.query_encoder import QueryEncoder, read_manifest
 from jobs.triton.client import TritonClient
 from jobs.triton.repository import Repository
 from jobs.triton.tokenizer import BatchTokenizer
@@ -63,7 +63,7 @@ class TritonEmbedder:
         self._dim = 0
         self._in_flight = asyncio.Semaphore(cfg.client_concurrency)
         self._query_cfg = queries  # None: queries go to Triton, uncached (warm-ups, parity checks)
-        self._onnx: OnnxQueryEncoder | None = None
+        self._onnx: QueryEncoder | None = None
         self._onnx_tried = False
         self._onnx_lock = asyncio.Lock()
         self._executor: ThreadPoolExecutor | None = None  # made on the first query ORT encodes
@@ -107,7 +107,7 @@ class TritonEmbedder:
         # A few batches in flight at once: Triton's dynamic batcher and instances overlap them.
         return in_input_order(order, await asyncio.gather(*(one(b) for b in batches)))
 
-    async def _query_encoder(self) -> OnnxQueryEncoder | None:
+    async def _query_encoder(self) -> QueryEncoder | None:
         cfg = self._query_cfg
         if self._onnx_tried or cfg is None or cfg.query_runtime != "onnx":
             return self._onnx
@@ -117,12 +117,12 @@ class TritonEmbedder:
                 self._onnx_tried = True
         return self._onnx
 
-    def _open_onnx(self, threads: int) -> OnnxQueryEncoder | None:
+    def _open_onnx(self, threads: int) -> QueryEncoder | None:
         folder = self._repository.version_dir(self._model, self._version)
         if read_manifest(folder) is None:
             return None  # exported before query models existed (or its gate failed): Triton answers
         try:
-            return OnnxQueryEncoder.open(folder, threads=threads)
+            return QueryEncoder.open(folder, threads=threads)
         except (OSError, RuntimeError, ValueError) as exc:  # a damaged file: Triton still answers
             log.warning("%s: query model unusable, queries go to Triton: %s", self._name, exc)
             return None

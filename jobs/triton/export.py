@@ -3,7 +3,7 @@
 `export_model(source_dir, out_dir, ...)` writes model.pt (input_ids, attention_mask → pooled, L2-normalised
 float32 embedding; dynamic batch and sequence length), the tokenizer, and parity.npz (the parity texts
 and their sentence-transformers embeddings), and refuses an export whose min cosine over those texts is
-below `min_parity`. It also writes the ONNX query model (jobs/embedding/onnx_export.py) from the same
+below `min_parity`. It also writes the ONNX query model (jobs/embedding/query_export.py) from the same
 loaded model, so queries can skip Triton; a query model that fails its own gate is left out, and the
 version serves queries through Triton. torch warns that jit.trace is deprecated for torch.export:
 keeping the exporter behind this one function is what lets it change.
@@ -127,7 +127,7 @@ def _embed(traced: Any, tokenizer: BatchTokenizer, texts: list[str], batch: int 
 
 def _query_model(model: Any, out: Path, min_parity: float, parity_vectors: np.ndarray) -> None:
     # Imported here: that module builds on this one's helpers.
-    from jobs.embedding.onnx_export import write_query_model
+    from jobs.embedding.query_export import write_query_model
 
     try:
         write_query_model(model, out, min_parity=min_parity, parity_vectors=parity_vectors)

@@ -13,9 +13,17 @@ import pytest
 
 from functions.config import AppConfig
 from functions.errors import Unavailable
+from jobs.embedding.bf16_export import native_bf16
 from jobs.embedding.model_paths import resolve_model_path
-from jobs.embedding.onnx_export import LONG_TEXT
-from jobs.embedding.onnx_queries import INT8_FILE, OnnxQueryEncoder, read_manifest
+from jobs.embedding.query_encoder import (
+    BF16_FILE,
+    FP32_FILE,
+    INT8_FILE,
+    QUERY_MANIFEST,
+    QueryEncoder,
+    read_manifest,
+)
+from jobs.embedding.query_export import LONG_TEXT
 from jobs.embedding.query_models import ensure_query_model
 from jobs.stores.local_embedder import LocalEmbedder
 from jobs.triton.client import TritonClient
@@ -61,19 +69,30 @@ async def onnx(config: AppConfig, exported: Path, cache_root: Path) -> LocalEmbe
     return embedder
 
 
-def test_fp32_is_chosen_and_int8_refused_by_the_gate(exported: Path) -> None:
+def test_the_fastest_file_that_passes_the_gate_is_chosen_and_int8_refused(exported: Path) -> None:
     manifest = read_manifest(exported)
     assert manifest is not None
-    assert (manifest.file, manifest.precision, manifest.dim) == ("query.onnx", "fp32", 384)
-    assert manifest.parity >= GATE
     assert manifest.int8_parity is not None  # measured...
     assert manifest.int8_parity < GATE  # ...then refused
     assert not (exported / INT8_FILE).exists()
-    assert sorted(p.name for p in exported.iterdir()) == ["query.onnx", "query_model.json", "tokenizer"]
+    if native_bf16():  # bf16 products: tried, within the gate on MiniLM
+        assert manifest.bf16_parity is not None
+        assert manifest.bf16_parity >= GATE
+        assert set(manifest.timings_ms) == {"fp32", "bf16"}
+    else:
+        assert manifest.bf16_parity is None
+        assert set(manifest.timings_ms) == {"fp32"}
+    fastest = min(manifest.timings_ms, key=manifest.timings_ms.__getitem__)
+    assert manifest.precision == fastest
+    assert manifest.file == {"fp32": FP32_FILE, "bf16": BF16_FILE}[fastest]
+    assert manifest.parity >= GATE
+    assert manifest.dim == 384
+    kept = sorted({FP32_FILE, manifest.file, QUERY_MANIFEST, "tokenizer"})
+    assert sorted(p.name for p in exported.iterdir()) == kept  # a slower file that passed is not kept
 
 
 async def test_runtime_vectors_match_sentence_transformers(exported: Path, plain: LocalEmbedder) -> None:
-    encoder = OnnxQueryEncoder.open(exported, threads=1)
+    encoder = QueryEncoder.open(exported, threads=1)
     texts = [*parity_texts(), LONG_TEXT]
     assert encoder.count(LONG_TEXT) > encoder.max_seq_length  # the window cuts it
     want = await plain.embed_documents(texts)
@@ -138,9 +157,11 @@ async def test_a_damaged_query_model_falls_back_to_the_model(
 ) -> None:
     damaged = tmp_path / "cache"
     await asyncio.to_thread(shutil.copytree, exported, damaged / exported.name)
-    (damaged / exported.name / "query.onnx").write_bytes(b"not an onnx file")
+    manifest = read_manifest(exported)
+    assert manifest is not None
+    (damaged / exported.name / manifest.file).write_bytes(b"not a model file")  # the file it serves
     with pytest.raises(RuntimeError, match="cannot load"):
-        OnnxQueryEncoder.open(damaged / exported.name)
+        QueryEncoder.open(damaged / exported.name)
     embedder = LocalEmbedder(config.model, config.embedder, query_models=str(damaged), min_parity=GATE)
     assert await embedder.ready()
     assert embedder.query_runtime == "model"

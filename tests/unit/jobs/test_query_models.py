@@ -13,7 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from jobs.embedding.onnx_queries import QUERY_MANIFEST, QueryModelManifest, read_manifest
+from jobs.embedding.query_encoder import QUERY_MANIFEST, QueryModelManifest, read_manifest
 from jobs.embedding.query_models import cache_key, ensure_query_model
 from jobs.triton.tokenizer import TokenizerSettings
 

@@ -1,10 +1,12 @@
-"""Export a sentence-transformers folder to the ONNX query model jobs/embedding/onnx_queries.py runs.
+"""Export a sentence-transformers folder to the query model jobs/embedding/query_encoder.py runs.
 
 Imports torch: only the local embedder (in its executor) and the Triton export import it, by name.
 The encoder wrapper, loading, pooling check and tokenizer settings are the Triton export's, so both
-files compute the same function. Parity is measured through OnnxQueryEncoder itself (the runtime path:
+files compute the same function. Parity is measured through QueryEncoder itself (the runtime path:
 its tokenizer, its longest-first batches of mixed length, single texts, a text past the window).
-Dynamic int8 is tried and kept only when its parity holds; query_model.json is written last.
+float32 ONNX must pass the gate; dynamic int8 and (where the CPU has native bf16) bf16 products are
+tried, and of the files that pass, the one that embedded a timing round fastest here is served.
+query_model.json is written last.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import statistics
 import time
 import uuid
 import warnings
@@ -23,12 +26,16 @@ import numpy as np
 import torch
 
 from functions.records import Vectors
-from jobs.embedding.onnx_queries import (
+from jobs.embedding.bf16_export import native_bf16, write_bf16
+from jobs.embedding.query_encoder import (
+    BF16_FILE,
     FP32_FILE,
     INT8_FILE,
     QUERY_MANIFEST,
-    OnnxQueryEncoder,
+    Precision,
+    QueryEncoder,
     QueryModelManifest,
+    runner,
 )
 from jobs.triton.export import (
     Encoder,
@@ -65,14 +72,32 @@ def _to_onnx(encoder: Encoder, tokenizer: BatchTokenizer, path: Path) -> None:
         )
 
 
-def _parity(path: Path, tokenizer: BatchTokenizer, expected: Vectors, texts: list[str]) -> float:
-    """Min cosine of `path`'s vectors vs `expected`: all texts in batches of mixed length, then every
+def _encoder(path: Path, tokenizer: BatchTokenizer, dim: int) -> QueryEncoder:
+    return QueryEncoder(runner(path, torch.get_num_threads()), tokenizer, dim)
+
+
+def _parity(encoder: QueryEncoder, expected: Vectors, texts: list[str]) -> float:
+    """Min cosine of `encoder`'s vectors vs `expected`: all texts in batches of mixed length, then every
     tenth and the last (the long one) alone, unpadded."""
-    encoder = OnnxQueryEncoder(path, tokenizer, int(expected.shape[1]), threads=torch.get_num_threads())
     batched = float(np.min(np.sum(expected * encoder.encode(texts, batch_size=16), axis=1)))
     alone = [*range(0, len(texts) - 1, 10), len(texts) - 1]
     single = np.concatenate([encoder.encode([texts[i]]) for i in alone])
     return min(batched, float(np.min(np.sum(expected[alone] * single, axis=1))))
+
+
+def _timing_ms(encoder: QueryEncoder, texts: list[str], rounds: int = 5) -> float:
+    """Median milliseconds of one round: eight texts as one batch, then one text alone (what a search
+    process embeds: coalesced concurrent queries, and a lone query)."""
+    batch = texts[:8]
+
+    def one_round() -> float:
+        began = time.perf_counter()
+        encoder.encode(batch)
+        encoder.encode(batch[:1])
+        return (time.perf_counter() - began) * 1000
+
+    one_round()  # the first call of a session or a TorchScript module pays its set-up
+    return statistics.median(one_round() for _ in range(rounds))
 
 
 def _int8(out: Path, tokenizer: BatchTokenizer, expected: Vectors, texts: list[str]) -> float | None:
@@ -82,29 +107,66 @@ def _int8(out: Path, tokenizer: BatchTokenizer, expected: Vectors, texts: list[s
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantize_dynamic(str(out / FP32_FILE), str(out / INT8_FILE), weight_type=QuantType.QInt8)
-        return _parity(out / INT8_FILE, tokenizer, expected, texts)
+        return _parity(_encoder(out / INT8_FILE, tokenizer, expected.shape[1]), expected, texts)
     except (OSError, RuntimeError, ValueError) as exc:  # the fp32 file still serves
         log.warning("int8 quantisation of %s failed: %s", out, exc)
         return None
 
 
+def _bf16(
+    model: Any, out: Path, tokenizer: BatchTokenizer, expected: Vectors, texts: list[str]
+) -> float | None:
+    if not native_bf16():
+        return None  # emulated bf16 is slower than float32: not worth the trace
+    try:
+        write_bf16(model, pooling_mode(model), tokenizer, out / BF16_FILE)
+        return _parity(_encoder(out / BF16_FILE, tokenizer, expected.shape[1]), expected, texts)
+    except (OSError, RuntimeError, ValueError) as exc:  # the ONNX files still serve
+        log.warning("bf16 query model of %s failed: %s", out, exc)
+        return None
+
+
+class _Measured(msgspec.Struct, frozen=True):
+    precision: Precision
+    file: str
+    parity: float
+    int8: float | None
+    bf16: float | None
+    dim: int
+    timings_ms: dict[str, float]
+
+
 def _measured(
     model: Any, out: Path, settings: TokenizerSettings, min_parity: float, known: Vectors | None
-) -> tuple[float, float | None, int]:
-    """Write query.onnx (and query.int8.onnx when it passes): fp32 parity, int8 parity, dim. `known`:
-    the model's vectors of the parity texts, when the caller has them already."""
+) -> _Measured:
+    """Write query.onnx and the faster files that pass; measure each. `known`: the model's vectors of
+    the parity texts, when the caller has them already."""
     tokenizer = BatchTokenizer(out / TOKENIZER_DIR, settings)
     _to_onnx(Encoder(model[0].auto_model, pooling_mode(model)).eval(), tokenizer, out / FP32_FILE)
     texts = [*parity_texts(), LONG_TEXT]
     head = reference_vectors(model, texts[:-1]) if known is None else known
     expected = np.concatenate([head, reference_vectors(model, texts[-1:])])
-    parity = _parity(out / FP32_FILE, tokenizer, expected, texts)
+    dim = int(expected.shape[1])
+    parity = _parity(_encoder(out / FP32_FILE, tokenizer, dim), expected, texts)
     if not parity >= min_parity:
         raise ExportError(f"ONNX query model parity {parity:.6f} < {min_parity}: it differs from the model")
     int8 = _int8(out, tokenizer, expected, texts)
-    if int8 is None or not int8 >= min_parity:
-        (out / INT8_FILE).unlink(missing_ok=True)  # below the gate: never served, so not kept
-    return parity, int8, int(expected.shape[1])
+    bf16 = _bf16(model, out, tokenizer, expected, texts)
+    passed: dict[Precision, tuple[str, float]] = {"fp32": (FP32_FILE, parity)}
+    tried: list[tuple[Precision, str, float | None]] = [("int8", INT8_FILE, int8), ("bf16", BF16_FILE, bf16)]
+    for precision, file, found in tried:
+        if found is not None and found >= min_parity:
+            passed[precision] = (file, found)
+        else:
+            (out / file).unlink(missing_ok=True)  # below the gate: never served, so not kept
+    timings = {p: _timing_ms(_encoder(out / f, tokenizer, dim), texts) for p, (f, _) in passed.items()}
+    chosen = min(timings, key=timings.__getitem__) if len(timings) > 1 else "fp32"
+    for precision, (file, _) in passed.items():
+        if precision not in (chosen, "fp32"):
+            (out / file).unlink(missing_ok=True)  # passed but slower: never served
+    file, chosen_parity = passed[chosen]
+    rounded = {str(p): round(ms, 3) for p, ms in timings.items()}
+    return _Measured(chosen, file, chosen_parity, int8, bf16, dim, rounded)
 
 
 def write_query_model(
@@ -121,18 +183,19 @@ def write_query_model(
     began = time.monotonic() if began is None else began
     settings = save_tokenizer(model, out)
     try:
-        parity, int8, dim = _measured(model, out, settings, min_parity, parity_vectors)
+        measured = _measured(model, out, settings, min_parity, parity_vectors)
     except BaseException:
-        for name in (FP32_FILE, INT8_FILE):  # ~90 MB each: a failed export leaves none behind
+        for name in (FP32_FILE, INT8_FILE, BF16_FILE):  # 45-90 MB each: a failed export leaves none
             (out / name).unlink(missing_ok=True)
         raise
-    chosen = int8 is not None and int8 >= min_parity
     manifest = QueryModelManifest(
-        file=INT8_FILE if chosen else FP32_FILE,
-        precision="int8" if chosen else "fp32",
-        parity=int8 if chosen and int8 is not None else parity,
-        int8_parity=int8,
-        dim=dim,
+        file=measured.file,
+        precision=measured.precision,
+        parity=measured.parity,
+        int8_parity=measured.int8,
+        bf16_parity=measured.bf16,
+        timings_ms=measured.timings_ms,
+        dim=measured.dim,
         tokenizer=settings,
         seconds=time.monotonic() - began,
     )
