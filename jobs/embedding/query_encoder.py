@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -67,16 +66,15 @@ def read_manifest(folder: Path) -> QueryModelManifest | None:
     return found
 
 
-def runner(path: Path, threads: int) -> Runner:
-    """What runs the file at `path`: ONNX Runtime for .onnx, torch for TorchScript (RuntimeError when it
-    cannot be loaded). `threads`: intra-op threads. torch's count is process-wide, so it is set only
-    where the query model is torch's first user; a process that already runs torch (the local
-    embedder) keeps the count it chose for its own work."""
+def runner(path: Path, threads: int, torch_threads: int | None = None) -> Runner:
+    """What runs the file at `path` (RuntimeError when it cannot be loaded): ONNX Runtime for .onnx with
+    `threads` intra-op threads; torch for TorchScript, with torch's process-wide thread count set to
+    `torch_threads` (None keeps it): torch's own setting, not the ORT one, since a process that embeds
+    with torch shares that one pool, and torch's threads spin between calls where ORT's sleep."""
     if path.suffix != ".pt":
         return OnnxRunner(path, threads)
-    first_user = "torch" not in sys.modules
     module = importlib.import_module(TORCH_RUNNER)
-    made: Runner = module.TorchRunner(path, threads if first_user else None)
+    made: Runner = module.TorchRunner(path, torch_threads)
     return made
 
 
@@ -89,8 +87,16 @@ class QueryEncoder:
         self._dim = dim
 
     @classmethod
-    def open(cls, folder: Path, *, threads: int = 1, max_seq_length: int | None = None) -> QueryEncoder:
-        """The encoder of a complete query model folder (FileNotFoundError when it is not one)."""
+    def open(
+        cls,
+        folder: Path,
+        *,
+        threads: int = 1,
+        torch_threads: int | None = None,
+        max_seq_length: int | None = None,
+    ) -> QueryEncoder:
+        """The encoder of a complete query model folder (FileNotFoundError when it is not one); thread
+        counts as `runner` takes them."""
         manifest = read_manifest(folder)
         if manifest is None:
             raise FileNotFoundError(f"{folder} holds no complete query model ({QUERY_MANIFEST})")
@@ -99,7 +105,8 @@ class QueryEncoder:
             # The embedder may be configured to read less of a text than the model could.
             settings = msgspec.structs.replace(settings, max_seq_length=max_seq_length)
         tokenizer = BatchTokenizer(folder / TOKENIZER_DIR, settings)
-        return cls(runner(folder / manifest.file, threads), tokenizer, manifest.dim)
+        run = runner(folder / manifest.file, threads, torch_threads)
+        return cls(run, tokenizer, manifest.dim)
 
     @property
     def max_seq_length(self) -> int:

@@ -11,7 +11,8 @@ import torch
 
 class TorchRunner:
     """(input_ids, attention_mask) -> the file's normalised float32 vectors, on torch's CPU kernels.
-    `threads`: torch's intra-op threads for the process, or None to keep its count."""
+    `threads`: torch's intra-op threads for the process (embedder.torch_threads), or None to keep its
+    count."""
 
     def __init__(self, path: Path, threads: int | None) -> None:
         if threads is not None:

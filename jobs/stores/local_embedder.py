@@ -95,7 +95,12 @@ class LocalEmbedder:
     def _open_onnx(self, cache_root: str, max_seq_length: int) -> QueryEncoder | None:
         try:
             folder = ensure_query_model(resolve_model_path(self._cfg.path), cache_root, self._min_parity)
-            return QueryEncoder.open(folder, threads=self._query_threads, max_seq_length=max_seq_length)
+            return QueryEncoder.open(
+                folder,
+                threads=self._query_threads,
+                torch_threads=self._threads,
+                max_seq_length=max_seq_length,
+            )
         except (OSError, RuntimeError, ValueError) as exc:  # ExportError is a RuntimeError
             # Slower queries beat no search: the model that embeds documents embeds queries too.
             log.warning(

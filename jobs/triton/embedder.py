@@ -113,16 +113,16 @@ class TritonEmbedder:
             return self._onnx
         async with self._onnx_lock:
             if not self._onnx_tried:
-                self._onnx = await asyncio.to_thread(self._open_onnx, cfg.query_threads)
+                self._onnx = await asyncio.to_thread(self._open_onnx, cfg.query_threads, cfg.torch_threads)
                 self._onnx_tried = True
         return self._onnx
 
-    def _open_onnx(self, threads: int) -> QueryEncoder | None:
+    def _open_onnx(self, threads: int, torch_threads: int) -> QueryEncoder | None:
         folder = self._repository.version_dir(self._model, self._version)
         if read_manifest(folder) is None:
             return None  # exported before query models existed (or its gate failed): Triton answers
         try:
-            return QueryEncoder.open(folder, threads=threads)
+            return QueryEncoder.open(folder, threads=threads, torch_threads=torch_threads)
         except (OSError, RuntimeError, ValueError) as exc:  # a damaged file: Triton still answers
             log.warning("%s: query model unusable, queries go to Triton: %s", self._name, exc)
             return None
