@@ -100,73 +100,91 @@ def _timing_ms(encoder: QueryEncoder, texts: list[str], rounds: int = 5) -> floa
     return statistics.median(one_round() for _ in range(rounds))
 
 
-def _int8(out: Path, tokenizer: BatchTokenizer, expected: Vectors, texts: list[str]) -> float | None:
+def _write_int8(out: Path) -> bool:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantize_dynamic(str(out / FP32_FILE), str(out / INT8_FILE), weight_type=QuantType.QInt8)
-        return _parity(_encoder(out / INT8_FILE, tokenizer, expected.shape[1]), expected, texts)
     except (OSError, RuntimeError, ValueError) as exc:  # the fp32 file still serves
         log.warning("int8 quantisation of %s failed: %s", out, exc)
-        return None
+        return False
+    return True
 
 
-def _bf16(
-    model: Any, out: Path, tokenizer: BatchTokenizer, expected: Vectors, texts: list[str]
-) -> float | None:
+def _write_bf16(model: Any, out: Path, tokenizer: BatchTokenizer) -> bool:
     if not native_bf16():
-        return None  # emulated bf16 is slower than float32: not worth the trace
+        return False  # emulated bf16 is slower than float32: not worth the trace
     try:
         write_bf16(model, pooling_mode(model), tokenizer, out / BF16_FILE)
-        return _parity(_encoder(out / BF16_FILE, tokenizer, expected.shape[1]), expected, texts)
     except (OSError, RuntimeError, ValueError) as exc:  # the ONNX files still serve
         log.warning("bf16 query model of %s failed: %s", out, exc)
+        return False
+    return True
+
+
+def _tried(
+    path: Path, tokenizer: BatchTokenizer, expected: Vectors, texts: list[str]
+) -> tuple[float, QueryEncoder] | None:
+    """The parity of a faster file and its encoder (kept for the timing), or None when it cannot run."""
+    try:
+        encoder = _encoder(path, tokenizer, int(expected.shape[1]))
+        return _parity(encoder, expected, texts), encoder
+    except (OSError, RuntimeError, ValueError) as exc:  # the fp32 file still serves
+        log.warning("query model file %s cannot run: %s", path, exc)
         return None
-
-
-class _Measured(msgspec.Struct, frozen=True):
-    precision: Precision
-    file: str
-    parity: float
-    int8: float | None
-    bf16: float | None
-    dim: int
-    timings_ms: dict[str, float]
 
 
 def _measured(
-    model: Any, out: Path, settings: TokenizerSettings, min_parity: float, known: Vectors | None
-) -> _Measured:
-    """Write query.onnx and the faster files that pass; measure each. `known`: the model's vectors of
-    the parity texts, when the caller has them already."""
+    model: Any,
+    out: Path,
+    settings: TokenizerSettings,
+    min_parity: float,
+    known: Vectors | None,
+    began: float,
+) -> QueryModelManifest:
+    """Write query.onnx and the faster files that pass; measure each; the manifest of the fastest.
+    `known`: the model's vectors of the parity texts, when the caller has them already."""
     tokenizer = BatchTokenizer(out / TOKENIZER_DIR, settings)
     _to_onnx(Encoder(model[0].auto_model, pooling_mode(model)).eval(), tokenizer, out / FP32_FILE)
     texts = [*parity_texts(), LONG_TEXT]
     head = reference_vectors(model, texts[:-1]) if known is None else known
     expected = np.concatenate([head, reference_vectors(model, texts[-1:])])
-    dim = int(expected.shape[1])
-    parity = _parity(_encoder(out / FP32_FILE, tokenizer, dim), expected, texts)
+    fp32 = _encoder(out / FP32_FILE, tokenizer, int(expected.shape[1]))
+    parity = _parity(fp32, expected, texts)
     if not parity >= min_parity:
         raise ExportError(f"ONNX query model parity {parity:.6f} < {min_parity}: it differs from the model")
-    int8 = _int8(out, tokenizer, expected, texts)
-    bf16 = _bf16(model, out, tokenizer, expected, texts)
-    passed: dict[Precision, tuple[str, float]] = {"fp32": (FP32_FILE, parity)}
-    tried: list[tuple[Precision, str, float | None]] = [("int8", INT8_FILE, int8), ("bf16", BF16_FILE, bf16)]
-    for precision, file, found in tried:
-        if found is not None and found >= min_parity:
-            passed[precision] = (file, found)
+    passed: dict[Precision, tuple[str, float, QueryEncoder]] = {"fp32": (FP32_FILE, parity, fp32)}
+    found: dict[Precision, float | None] = {}
+    faster: list[tuple[Precision, str, bool]] = [
+        ("int8", INT8_FILE, _write_int8(out)),
+        ("bf16", BF16_FILE, _write_bf16(model, out, tokenizer)),
+    ]
+    for precision, file, written in faster:
+        tried = _tried(out / file, tokenizer, expected, texts) if written else None
+        found[precision] = None if tried is None else tried[0]
+        if tried is not None and tried[0] >= min_parity:
+            passed[precision] = (file, *tried)
         else:
             (out / file).unlink(missing_ok=True)  # below the gate: never served, so not kept
-    timings = {p: _timing_ms(_encoder(out / f, tokenizer, dim), texts) for p, (f, _) in passed.items()}
-    chosen = min(timings, key=timings.__getitem__) if len(timings) > 1 else "fp32"
-    for precision, (file, _) in passed.items():
+    timings = {p: _timing_ms(encoder, texts) for p, (_, _, encoder) in passed.items()}
+    chosen = min(timings, key=timings.__getitem__)
+    for precision, (file, _, _) in passed.items():
         if precision not in (chosen, "fp32"):
             (out / file).unlink(missing_ok=True)  # passed but slower: never served
-    file, chosen_parity = passed[chosen]
-    rounded = {str(p): round(ms, 3) for p, ms in timings.items()}
-    return _Measured(chosen, file, chosen_parity, int8, bf16, dim, rounded)
+    file, chosen_parity, _ = passed[chosen]
+    return QueryModelManifest(
+        file=file,
+        precision=chosen,
+        parity=chosen_parity,
+        int8_parity=found["int8"],
+        bf16_parity=found["bf16"],
+        timings_ms={str(p): round(ms, 3) for p, ms in timings.items()},
+        dim=int(expected.shape[1]),
+        tokenizer=settings,
+        seconds=time.monotonic() - began,
+    )
 
 
 def write_query_model(
@@ -183,22 +201,11 @@ def write_query_model(
     began = time.monotonic() if began is None else began
     settings = save_tokenizer(model, out)
     try:
-        measured = _measured(model, out, settings, min_parity, parity_vectors)
+        manifest = _measured(model, out, settings, min_parity, parity_vectors, began)
     except BaseException:
         for name in (FP32_FILE, INT8_FILE, BF16_FILE):  # 45-90 MB each: a failed export leaves none
             (out / name).unlink(missing_ok=True)
         raise
-    manifest = QueryModelManifest(
-        file=measured.file,
-        precision=measured.precision,
-        parity=measured.parity,
-        int8_parity=measured.int8,
-        bf16_parity=measured.bf16,
-        timings_ms=measured.timings_ms,
-        dim=measured.dim,
-        tokenizer=settings,
-        seconds=time.monotonic() - began,
-    )
     tmp = out / f".{QUERY_MANIFEST}.{uuid.uuid4().hex[:8]}"
     try:  # renamed into place: a reader sees no manifest or a whole one
         tmp.write_bytes(msgspec.json.encode(manifest))
