@@ -36,6 +36,15 @@ def bench_environment() -> tuple[dict[str, str], str]:
     return {k: os.environ[k] for k in PASSED_ON if k in os.environ}, config.api.admin_keys[0]
 
 
+def machine_busy_s() -> float:
+    """CPU seconds every process on this machine has run so far (/proc/stat: user, nice, system, irq,
+    softirq; not idle, I/O wait or time the hypervisor stole)."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def ms_percentiles(seconds: Sequence[float]) -> tuple[float, float, float]:
     """p50, p95 and p99 of latencies given in seconds, in milliseconds."""
     p50, p95, p99 = np.percentile(np.asarray(seconds) * 1000, [50, 95, 99])

@@ -32,7 +32,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import asyncpg
@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 from pgvector.asyncpg import register_vector
 
-from bench import LOG_DIR, bench_environment, ms_percentiles, print_table
+from bench import LOG_DIR, bench_environment, machine_busy_s, ms_percentiles, print_table
 from bench._query_parity import query_parity
 from functions.context import Context
 from functions.records import Collection, NewCollection, ObjectWrite
@@ -71,8 +71,8 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def normalise(x: Array) -> Array:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+def normalise(x: npt.NDArray[np.floating[Any]]) -> Array:
+    return np.asarray(x / np.linalg.norm(x, axis=-1, keepdims=True), dtype=np.float32)
 
 
 def mixture(n: int) -> tuple[Array, npt.NDArray[np.int64]]:
@@ -165,11 +165,22 @@ async def load(
 Call = Callable[[int], Awaitable[None]]
 
 
-async def timed(call: Call, clients: int, total: int) -> tuple[list[float], float]:
-    """Latencies of `total` calls shared by `clients` concurrent loops, and the calls per second."""
+class Timing(NamedTuple):
+    """One row's measurements: latencies (s), calls per second, and the CPU each call cost the whole
+    machine (client, web process, Postgres) and this client alone, in ms."""
+
+    latencies: list[float]
+    rate: float
+    cpu_ms: float
+    client_ms: float
+
+
+async def timed(call: Call, clients: int, total: int) -> Timing:
+    """`total` calls shared by `clients` concurrent loops, timed."""
     for i in range(min(50, total)):  # warm-up: connections, caches, the blue pointer
         await call(i)
     numbers, latencies = iter(range(total)), []
+    busy, own = machine_busy_s(), time.process_time()
 
     async def client() -> None:
         for i in numbers:
@@ -179,7 +190,9 @@ async def timed(call: Call, clients: int, total: int) -> tuple[list[float], floa
 
     began = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
-    return latencies, total / (time.perf_counter() - began)
+    rate = total / (time.perf_counter() - began)
+    cpu_ms, client_ms = (machine_busy_s() - busy) * 1000 / total, (time.process_time() - own) * 1000 / total
+    return Timing(latencies, rate, cpu_ms, client_ms)
 
 
 def text_queries(total: int) -> list[str]:
@@ -288,19 +301,40 @@ async def figures(
     rows, p = [], {}
     try:
         for name, call, clients, total in plan:
-            latencies, rate = await timed(call, clients, total)
-            p[(name, clients)] = ms_percentiles(latencies)
-            rows.append((name, clients, total, *p[(name, clients)], rate))
+            timing = await timed(call, clients, total)
+            p[(name, clients)] = ms_percentiles(timing.latencies)
+            rows.append(
+                (name, clients, total, *p[(name, clients)], timing.rate, timing.cpu_ms, timing.client_ms)
+            )
     finally:
         await pool.close()
     print_table(
-        ["path (100k vectors, top 10)", "clients", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s"], rows
+        [
+            "path (100k vectors, top 10)",
+            "clients",
+            "requests",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "req/s",
+            "CPU ms/req",
+            "client CPU ms/req",
+        ],
+        rows,
     )
     floor = p[(plan[0][0], 1)][0]
     handler_ratio, http_ratio = p[(plan[1][0], 1)][0] / floor, p[(plan[2][0], 1)][0] / floor
     print(f"p50 / raw SQL p50 at 1 client: handler {handler_ratio:.2f}, HTTP vector= {http_ratio:.2f}")
-    rate, cores = rows[5][-1], len(os.sched_getaffinity(0))
+    rate, cores = rows[5][6], len(os.sched_getaffinity(0))
     print(f"one web process, vector= at 8 clients: {rate:.0f}/s on {cores} cores ({rate / cores:.0f}/core)")
+    # A closed loop of n clients on c cores cannot beat n x (CPU per request) / c per request: the
+    # floor that the machine's own arithmetic sets for the e2e row, whatever the server does.
+    e2e_cpu = rows[6][7]
+    print(
+        f"text queries at 10 clients: {e2e_cpu:.2f} ms of CPU per search on this machine (this client"
+        f" {rows[6][8]:.2f}), so a search waits at least 10 x {e2e_cpu:.2f} / {cores} ="
+        f" {10 * e2e_cpu / cores:.1f} ms on average"
+    )
     parity = await query_parity(ctx)
     return [
         f"search_recall_at_10: {recall:.4f}",

@@ -10,6 +10,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +34,8 @@ class PostgresSettings:
     user: str
     min_pgvector: str
     data_dir: Path
+    # Server settings passed with -c when the server starts (conf/services: postgres.server_settings).
+    server_settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def cluster(self) -> Path:
@@ -213,6 +216,32 @@ def _initdb(settings: PostgresSettings, user: str | None) -> None:
     run(_as_user(user, argv), what="initdb")
 
 
+AUTO = "auto"
+MIN_SHARED_BUFFERS_MB, MAX_SHARED_BUFFERS_MB = 128, 8192
+
+
+def shared_buffers_mb(memory_bytes: int) -> int:
+    """`shared_buffers: auto`: a quarter of the machine's memory, at least Postgres's own 128 MB and at
+    most 8 GB (beyond that the OS cache serves as well; the usual guidance for a dedicated server)."""
+    quarter = memory_bytes // 4 // 2**20
+    return max(MIN_SHARED_BUFFERS_MB, min(MAX_SHARED_BUFFERS_MB, quarter))
+
+
+def server_options(settings: Mapping[str, str], memory_bytes: int) -> list[str]:
+    """`-c name=value` arguments for the configured server settings, `auto` values resolved."""
+    options = []
+    for name, value in settings.items():
+        if name == "shared_buffers" and str(value).strip().lower() == AUTO:
+            value = f"{shared_buffers_mb(memory_bytes)}MB"
+        options += ["-c", f"{name}={value}"]
+    return options
+
+
+def memory_bytes() -> int:
+    """Physical memory of this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def _pg_start(settings: PostgresSettings, user: str | None) -> None:
     # Options on the command line (not postgresql.conf) so a changed port in the config just works.
     # unix_socket_directories= disables the socket: TCP on 127.0.0.1 only, no socket in a shared /tmp.
@@ -224,6 +253,7 @@ def _pg_start(settings: PostgresSettings, user: str | None) -> None:
             str(settings.port),
             "-c",
             "unix_socket_directories=",
+            *server_options(dict(settings.server_settings), memory_bytes()),
         ]
     )
     argv = [

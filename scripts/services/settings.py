@@ -49,7 +49,13 @@ def load_settings(overrides: Sequence[str]) -> Settings:
     data_dir = data_dir if data_dir.is_absolute() else REPO_ROOT / data_dir
     pg = svc.postgres
     postgres = PostgresSettings(
-        str(pg.host), int(pg.port), str(pg.database), str(pg.user), str(pg.min_pgvector), data_dir
+        str(pg.host),
+        int(pg.port),
+        str(pg.database),
+        str(pg.user),
+        str(pg.min_pgvector),
+        data_dir,
+        tuple((str(k), str(v)) for k, v in (pg.get("server_settings") or {}).items()),
     )
     redis_settings = RedisSettings(str(svc.redis.host), int(svc.redis.port), data_dir)
     mlflow = svc.mlflow

@@ -135,9 +135,10 @@ async def test_a_sigkilled_worker_resumes_from_the_last_done_batch(
     batches = await _batches(ctx, task_id)
     assert len(batches) == 16
     assert all(b["status"] == "done" for b in batches)
-    # Done batches never ran again; only the one interrupted by the kill ran twice.
+    # Done batches never ran again; only those the kill interrupted (at most `concurrency` are in
+    # flight) ran twice.
     assert all(b["attempts"] == 1 for b in batches if b["seq"] in done_at_kill)
-    assert sum(b["attempts"] > 1 for b in batches) <= 1
+    assert sum(b["attempts"] > 1 for b in batches) <= ctx.config.reindex.concurrency
     # The parent's own job only plans and submits (it holds no worker slot while the batches run), so
     # it ended long before the kill and never ran again: the batches and the finish subtask resumed it.
     assert done["attempts"] == 1
