@@ -284,10 +284,10 @@ async def figures(
         await handler.search(requests[i % len(requests)], ctx)
 
     async def over_http(i: int) -> None:
-        await _post(http, bodies[i % len(bodies)])
+        await post_similar(http, bodies[i % len(bodies)])
 
     async def end_to_end(i: int) -> None:
-        await _post(http, json.dumps({"index": INDEX, "query": texts[i], "limit": 10}))
+        await post_similar(http, json.dumps({"index": INDEX, "query": texts[i], "limit": 10}))
 
     plan: list[tuple[str, Call, int, int]] = [
         (f"raw SQL ORDER BY <=> LIMIT 10 (ef_search {ef})", raw, 1, args.requests),
@@ -298,16 +298,17 @@ async def figures(
         ("POST /search/similar, vector=", over_http, 8, args.requests),
         ("POST /search/similar, text query (e2e)", end_to_end, 10, len(texts)),
     ]
-    rows, p = [], {}
+    timings: list[Timing] = []
     try:
-        for name, call, clients, total in plan:
-            timing = await timed(call, clients, total)
-            p[(name, clients)] = ms_percentiles(timing.latencies)
-            rows.append(
-                (name, clients, total, *p[(name, clients)], timing.rate, timing.cpu_ms, timing.client_ms)
-            )
+        for _, call, clients, total in plan:
+            timings.append(await timed(call, clients, total))
     finally:
         await pool.close()
+    p = [ms_percentiles(t.latencies) for t in timings]
+    rows = [
+        (name, clients, total, *p[i], t.rate, t.cpu_ms, t.client_ms)
+        for i, ((name, _, clients, total), t) in enumerate(zip(plan, timings, strict=True))
+    ]
     print_table(
         [
             "path (100k vectors, top 10)",
@@ -322,25 +323,25 @@ async def figures(
         ],
         rows,
     )
-    floor = p[(plan[0][0], 1)][0]
-    handler_ratio, http_ratio = p[(plan[1][0], 1)][0] / floor, p[(plan[2][0], 1)][0] / floor
+    floor = p[0][0]
+    handler_ratio, http_ratio = p[1][0] / floor, p[2][0] / floor
     print(f"p50 / raw SQL p50 at 1 client: handler {handler_ratio:.2f}, HTTP vector= {http_ratio:.2f}")
-    rate, cores = rows[5][6], len(os.sched_getaffinity(0))
+    rate, cores = timings[5].rate, len(os.sched_getaffinity(0))
     print(f"one web process, vector= at 8 clients: {rate:.0f}/s on {cores} cores ({rate / cores:.0f}/core)")
     # A closed loop of n clients on c cores cannot beat n x (CPU per request) / c per request: the
     # floor that the machine's own arithmetic sets for the e2e row, whatever the server does.
-    e2e_cpu = rows[6][7]
+    e2e, e2e_clients = timings[6], plan[6][2]
     print(
-        f"text queries at 10 clients: {e2e_cpu:.2f} ms of CPU per search on this machine (this client"
-        f" {rows[6][8]:.2f}), so a search waits at least 10 x {e2e_cpu:.2f} / {cores} ="
-        f" {10 * e2e_cpu / cores:.1f} ms on average"
+        f"text queries at {e2e_clients} clients: {e2e.cpu_ms:.2f} ms of CPU per search on this machine"
+        f" (this client {e2e.client_ms:.2f}), so a search waits at least {e2e_clients} x {e2e.cpu_ms:.2f}"
+        f" / {cores} = {e2e_clients * e2e.cpu_ms / cores:.1f} ms on average"
     )
     parity = await query_parity(ctx)
     return [
         f"search_recall_at_10: {recall:.4f}",
-        f"search_p99_ms: {p[(plan[2][0], 1)][2]:.2f}",
+        f"search_p99_ms: {p[2][2]:.2f}",
         f"search_http_vs_raw_p50: {http_ratio:.2f}",
-        f"search_e2e_p95_ms_c10: {p[(plan[6][0], 10)][1]:.2f}",
+        f"search_e2e_p95_ms_c10: {p[6][1]:.2f}",
         f"query_embed_parity_min_cosine: {parity:.6f}",
     ]
 
@@ -353,7 +354,7 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     """Release without asyncpg's reset query: the floor's connections never change session state."""
 
 
-async def _post(http: aiohttp.ClientSession, body: str) -> None:
+async def post_similar(http: aiohttp.ClientSession, body: str) -> None:
     async with http.post("/search/similar", data=body) as answer:
         answer.raise_for_status()
         await answer.read()

@@ -23,7 +23,7 @@ import aiohttp
 import numpy as np
 
 from bench import LOG_DIR, bench_environment, ms_percentiles
-from bench.search import INDEX, text_queries, timed
+from bench.search import INDEX, post_similar, text_queries, timed
 from scripts.services.stack import running_stack
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -79,11 +79,7 @@ async def load(url: str, key: str, requests: int, text: bool) -> None:
 
         async def search(i: int) -> None:
             query = {"query": texts[i]} if text else {"vector": vectors[i % len(vectors)].tolist()}
-            async with http.post(
-                "/search/similar", data=json.dumps({"index": INDEX, "limit": 10, **query})
-            ) as r:
-                r.raise_for_status()
-                await r.read()
+            await post_similar(http, json.dumps({"index": INDEX, "limit": 10, **query}))
 
         web = next(pid for pid in pids() if role(pid) == "web")
         before, threads_before, began = cpu_by_role(), cpu_by_thread(web), time.perf_counter()
