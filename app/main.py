@@ -18,6 +18,7 @@ from app.problems import document_problems
 from app.routes import (
     clickstream,
     deployments,
+    experiments,
     fine_tuning,
     health,
     improvement,
@@ -62,6 +63,7 @@ def create_app(config: AppConfig | None = None, context: Context | None = None) 
             fine_tuning.router,
             reindex.router,
             deployments.router,
+            experiments.router,
         ],
         security=[{"apiKey": []}],
     )

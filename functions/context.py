@@ -13,6 +13,7 @@ from functions.ports import (
     DeploymentStore,
     Embedder,
     Embedders,
+    ExperimentStore,
     FeedbackDataStore,
     HealthCheck,
     ImprovementStore,
@@ -70,6 +71,8 @@ class Context:
     # Reindex runs, batches and leases, and its reads/guarded writes of collections (None: not wired).
     reindex: ReindexStore | None = None
     reindex_data: ReindexData | None = None
+    # Online experiments and the tally's clickstream read (None: not wired; search then never interleaves).
+    experiments: ExperimentStore | None = None
     # The task the handler runs for (set with `progress`; None outside a task).
     task_id: str | None = None
 

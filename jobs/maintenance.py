@@ -9,6 +9,7 @@ from arq import Retry
 
 from functions.context import Context
 from functions.errors import PermanentFailure
+from functions.experiments import decide as experiments
 from functions.improvement import handler as improvement
 from functions.tasks.logic import backoff_s, public_view
 from functions.webhooks.handler import DeliveryFailed, deliver
@@ -78,3 +79,9 @@ async def sweep_idle_sessions(arq_ctx: dict[str, Any]) -> str:
     """Submit improvement for sessions idle past clickstream.idle_session_s and not yet applied."""
     ctx: Context = arq_ctx["app"]
     return await improvement.sweep(ctx)
+
+
+async def sweep_experiments(arq_ctx: dict[str, Any]) -> str:
+    """Decide (or abort) the live experiments the test has settled."""
+    ctx: Context = arq_ctx["app"]
+    return await experiments.sweep(ctx)

@@ -93,6 +93,12 @@ JOBS: dict[str, JobSpec] = {
             "cpu",
         ),
         JobSpec(
+            "experiments.decide",
+            "functions.experiments.decide:apply",
+            "functions.experiments.messages:DecideRequest",
+            "cpu",
+        ),
+        JobSpec(
             "deployment.deploy",
             "functions.deployment.handler:deploy",
             "functions.deployment.messages:DeployRequest",
@@ -111,6 +117,8 @@ JOBS: dict[str, JobSpec] = {
 WEBHOOK_JOB = "webhooks.deliver"
 # Periodic: submit improvement.apply for sessions that went idle without being closed.
 IMPROVEMENT_SWEEP_JOB = "improvement.sweep"
+# Periodic: decide the experiments the test has settled (functions/experiments/decide.py).
+EXPERIMENTS_SWEEP_JOB = "experiments.sweep"
 
 
 def jobs_for(queue: QueueName, registry: dict[str, JobSpec] | None = None) -> list[JobSpec]:

@@ -13,9 +13,17 @@ from arq.worker import Function, Worker, func
 from functions.config import AppConfig
 from jobs import serde, sweeper
 from jobs.bootstrap import build_context, close_context, load_config
-from jobs.maintenance import deliver_webhook, sweep_idle_sessions
+from jobs.maintenance import deliver_webhook, sweep_experiments, sweep_idle_sessions
 from jobs.outages import until_up
-from jobs.registry import IMPROVEMENT_SWEEP_JOB, JOBS, WEBHOOK_JOB, JobSpec, QueueName, jobs_for
+from jobs.registry import (
+    EXPERIMENTS_SWEEP_JOB,
+    IMPROVEMENT_SWEEP_JOB,
+    JOBS,
+    WEBHOOK_JOB,
+    JobSpec,
+    QueueName,
+    jobs_for,
+)
 from jobs.runner import make_job
 
 
@@ -67,6 +75,10 @@ def settings_for(queue: QueueName, overrides: tuple[str, ...] = ()) -> dict[str,
         idle: WorkerCoroutine = sweep_idle_sessions  # type: ignore[assignment]
         minute, second = cron_times(config.improvement.sweep_interval_s)
         crons.append(cron(idle, name=IMPROVEMENT_SWEEP_JOB, minute=minute, second=second, unique=True))
+        if config.experiments.enabled:
+            decide: WorkerCoroutine = sweep_experiments  # type: ignore[assignment]
+            minute, second = cron_times(config.experiments.check_interval_s)
+            crons.append(cron(decide, name=EXPERIMENTS_SWEEP_JOB, minute=minute, second=second, unique=True))
     return {
         "functions": functions_for(queue, config),
         "cron_jobs": crons,

@@ -18,7 +18,7 @@ from functions.config.data_plane import (
     UpsertionConfig,
 )
 from functions.config.fine_tuning import FineTuningConfig, FineTuningPreset, NegativesMode, Weighting
-from functions.config.rollout import DeploymentConfig, ReindexConfig, TritonServerConfig
+from functions.config.rollout import DeploymentConfig, ExperimentsConfig, ReindexConfig, TritonServerConfig
 from functions.config.services import (
     ApiConfig,
     DatabaseConfig,
@@ -41,6 +41,7 @@ __all__ = [
     "DatabaseConfig",
     "DeploymentConfig",
     "EmbedderConfig",
+    "ExperimentsConfig",
     "FineTuningConfig",
     "FineTuningPreset",
     "Fraction",
@@ -85,3 +86,4 @@ class AppConfig(Struct, frozen=True, kw_only=True):
     fine_tuning: FineTuningConfig
     deployment: DeploymentConfig
     reindex: ReindexConfig
+    experiments: ExperimentsConfig

@@ -60,3 +60,20 @@ class ReindexConfig(Struct, frozen=True, kw_only=True):
     min_probe_overlap: Fraction
     cleanup_grace_s: NonNegFloat
     deploy_timeout_s: Annotated[float, Meta(gt=0)]
+
+
+class ExperimentsConfig(Struct, frozen=True, kw_only=True):
+    """conf/experiments/default.yaml: defaults of a new experiment, and how often one is checked."""
+
+    enabled: bool
+    share: Annotated[float, Meta(gt=0, le=1)]
+    alpha: Annotated[float, Meta(gt=0, lt=1)]
+    tau: Annotated[float, Meta(gt=0, le=1)]
+    min_sessions: PositiveInt
+    max_sessions: PositiveInt
+    on_win: Literal["switch", "discard", "keep"]
+    on_lose: Literal["switch", "discard", "keep"]
+    on_tie: Literal["switch", "discard", "keep"]
+    check_interval_s: Annotated[int, Meta(ge=1, le=3600)]
+    running_cache_s: NonNegFloat
+    action_timeout_s: Annotated[float, Meta(gt=0)]

@@ -21,6 +21,9 @@ from functions.ports.embedding import (
     Embedder,
     Embedders,
 )
+from functions.ports.experiments import (
+    ExperimentStore,
+)
 from functions.ports.reindex import (
     ReindexData,
     ReindexStore,
@@ -46,6 +49,7 @@ __all__ = [
     "DeploymentStore",
     "Embedder",
     "Embedders",
+    "ExperimentStore",
     "FeedbackDataStore",
     "HealthCheck",
     "ImprovementStore",

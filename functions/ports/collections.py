@@ -54,6 +54,9 @@ class VectorStore(Protocol):
     def read_blue(
         self, collection: Collection, ef_search: int
     ) -> AbstractAsyncContextManager[CollectionReader]: ...
+    def read_collection(
+        self, collection: Collection, ef_search: int
+    ) -> AbstractAsyncContextManager[CollectionReader]: ...
     async def first_page(
         self, collection: Collection, query: NearestQuery, record: SearchRecord
     ) -> FirstPage: ...

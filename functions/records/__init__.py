@@ -27,6 +27,15 @@ from functions.records.deployments import (
     ExportedVersion,
     ServedVersion,
 )
+from functions.records.experiments import (
+    LIVE_STATES,
+    Action,
+    Experiment,
+    ExperimentState,
+    InterleavedSession,
+    NewExperiment,
+    Verdict,
+)
 from functions.records.feedback import (
     AVERAGE_PART,
     FeedbackEvent,
@@ -99,8 +108,10 @@ from functions.records.training import (
 
 __all__ = [
     "AVERAGE_PART",
+    "LIVE_STATES",
     "TERMINAL",
     "WRITING_STATES",
+    "Action",
     "AllOf",
     "AnyOf",
     "BatchRow",
@@ -114,6 +125,8 @@ __all__ = [
     "EvalQuery",
     "Example",
     "Exists",
+    "Experiment",
+    "ExperimentState",
     "ExportedVersion",
     "ExternalSource",
     "FeedbackEvent",
@@ -126,6 +139,7 @@ __all__ = [
     "In",
     "Index",
     "IndexName",
+    "InterleavedSession",
     "JsonlSource",
     "Leaf",
     "Match",
@@ -133,6 +147,7 @@ __all__ = [
     "ModelScores",
     "NearestQuery",
     "NewCollection",
+    "NewExperiment",
     "NewSession",
     "NewTask",
     "Not",
@@ -169,4 +184,5 @@ __all__ = [
     "TrainingSet",
     "VectorChange",
     "Vectors",
+    "Verdict",
 ]

@@ -118,3 +118,7 @@ class SearchRecord(Struct, frozen=True, kw_only=True):
     # The vector the search ranked by (embedded query, or the given vector): a session made from
     # this search carries it, so improvement never needs the model.
     query_vector: list[float] | None = None
+    # An interleaved search (functions/experiments): the experiment, and the side that picked each
+    # shown position ('control' or 'candidate'), so clicks credit the side that showed the result.
+    experiment_id: str | None = None
+    sides: list[str] | None = None

@@ -9,16 +9,20 @@ result from a collection that is no longer live.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple, TypeVar
 
+import msgspec
+
 from functions.context import Context
 from functions.errors import NotFound, Unavailable
 from functions.ports import CollectionReader, StaleCollection
 from functions.records import Collection, Vectors
-from functions.search import first_page, logic
+from functions.search import first_page, interleaved, logic
 from functions.search.messages import Hit, SearchRequest, SearchResult
 
 
@@ -28,6 +32,11 @@ async def search(req: SearchRequest, ctx: Context) -> SearchResult:
     # Personal vectors (improvement.personal) rank that user's own results; switched off, none are read.
     user_id = req.user_id if ctx.config.improvement.personal else None
     search_id = str(uuid.uuid4())
+    experiment = await interleaved.plan(req, limit, ctx)
+    if experiment is not None:
+        mixed = await _interleaved(req, experiment, limit, user_id, search_id, ctx)
+        if mixed is not None:
+            return mixed
 
     async def attempt(collection: Collection) -> Answer:
         # Embedded before any read: no connection waits on the model.
@@ -59,6 +68,47 @@ async def search(req: SearchRequest, ctx: Context) -> SearchResult:
     )
 
 
+async def _interleaved(
+    req: SearchRequest, plan: interleaved.Plan, limit: int, user_id: str | None, search_id: str, ctx: Context
+) -> SearchResult | None:
+    """Both sides' first pages, read concurrently, drafted into one (None: serve the plain search)."""
+
+    async def side(collection: Collection, blue: bool) -> tuple[Vectors, bool, list[Hit]]:
+        vector, truncated = await _query_vector(req, collection, ctx)
+        opener = ctx.vectors.read_blue if blue else ctx.vectors.read_collection
+        async with opener(collection, ctx.config.search.ef_search) as reader:
+            if req.mode == "average":
+                hits = await _by_average(req, collection, reader, vector, limit, user_id)
+            else:
+                k = logic.first_candidates(limit)
+                hits = await _by_best_part(req, collection, reader, vector, k, limit, user_id)
+        return vector, truncated, hits
+
+    control, candidate = await asyncio.gather(
+        side(plan.control, True), side(plan.candidate, False), return_exceptions=True
+    )
+    if isinstance(control, BaseException) and not isinstance(control, StaleCollection):
+        raise control  # the same failure the plain search would meet
+    if isinstance(control, BaseException) or isinstance(candidate, BaseException):
+        failed = candidate if isinstance(candidate, BaseException) else control
+        log.info("search %s served without its experiment: %r", search_id, failed)
+        return None
+    vector, truncated, control_hits = control
+    hits, sides = interleaved.merge(control_hits, candidate[2], limit, plan.seed)
+    shown = [hit.object_id for hit in hits]
+    record = logic.record(req, search_id, plan.control, shown, vector.tolist())
+    await ctx.collections.record_search(
+        msgspec.structs.replace(record, experiment_id=plan.experiment_id, sides=sides)
+    )
+    return SearchResult(
+        search_id=search_id,
+        index=req.index,
+        collection_id=plan.control.id,
+        hits=hits,
+        query_truncated=truncated or candidate[1],
+    )
+
+
 class Answer(NamedTuple):
     """One attempt's page, and the ids its search record was written with (None: not written)."""
 
@@ -69,6 +119,7 @@ class Answer(NamedTuple):
     recorded: list[str] | None
 
 
+log = logging.getLogger("embedloop.search")
 T = TypeVar("T")
 # Each retry follows a switch that committed during the previous attempt: three in a row means the
 # pointer is flapping, which no caller can use anyway.

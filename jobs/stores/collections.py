@@ -165,8 +165,9 @@ class PostgresCollectionStore:
         return collection
 
     INSERT_SEARCH = """INSERT INTO searches
-        (search_id, index_name, collection_id, user_id, query, mode, page_offset, object_ids, query_vector)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        (search_id, index_name, collection_id, user_id, query, mode, page_offset, object_ids, query_vector,
+            experiment_id, sides)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT (search_id) DO UPDATE SET object_ids = EXCLUDED.object_ids"""
 
     async def record_search(self, record: SearchRecord) -> None:
@@ -182,4 +183,6 @@ class PostgresCollectionStore:
             record.offset,
             record.object_ids,
             record.query_vector,
+            record.experiment_id,
+            record.sides,
         )

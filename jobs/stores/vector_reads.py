@@ -29,6 +29,13 @@ OPEN = """SELECT set_config('hnsw.ef_search', $1, true),
     to_regclass($3) IS NOT NULL AS personal"""
 
 
+# The same for a collection that need not be blue (an experiment's candidate): it must still exist.
+OPEN_ANY = """SELECT set_config('hnsw.ef_search', $1, true),
+    set_config('hnsw.iterative_scan', 'strict_order', true),
+    (SELECT id FROM collections WHERE id = $2 AND status = 'active') AS found,
+    to_regclass($3) IS NOT NULL AS personal"""
+
+
 @asynccontextmanager
 async def read_blue(pool: asyncpg.Pool, collection: Collection, ef_search: int) -> AsyncIterator[BlueReader]:
     """A reader of `collection`, or StaleCollection when it is not (or no longer) blue."""
@@ -39,6 +46,20 @@ async def read_blue(pool: asyncpg.Pool, collection: Collection, ef_search: int) 
             raise StaleCollection(f"{collection.id} is not the blue collection of {collection.index_name}")
         # A collection made before improvement existed has no personal table until its first session.
         yield BlueReader(conn, t, has_personal=bool(row["personal"]))
+
+
+@asynccontextmanager
+async def read_any(pool: asyncpg.Pool, collection: Collection, ef_search: int) -> AsyncIterator[BlueReader]:
+    """A reader of `collection` whether or not it is blue, or StaleCollection when it was dropped."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        t = tables(collection)
+        row = await conn.fetchrow(OPEN_ANY, str(ef_search), collection.id, t.personal_name)
+        if row is None or row["found"] != collection.id:
+            raise StaleCollection(f"{collection.id} no longer exists")
+        try:
+            yield BlueReader(conn, t, has_personal=bool(row["personal"]))
+        except asyncpg.UndefinedTableError as exc:  # dropped between the check and a read
+            raise StaleCollection(f"{collection.id} no longer exists") from exc
 
 
 class BlueReader:

@@ -130,6 +130,12 @@ class PostgresVectorStore:
         """Search reads of `collection` in one snapshot in which it is blue (else StaleCollection)."""
         return vector_reads.read_blue(self._pool, collection, ef_search)
 
+    def read_collection(
+        self, collection: Collection, ef_search: int
+    ) -> AbstractAsyncContextManager[BlueReader]:
+        """Search reads of `collection` in one snapshot, blue or not (StaleCollection once dropped)."""
+        return vector_reads.read_any(self._pool, collection, ef_search)
+
     async def first_page(
         self, collection: Collection, query: NearestQuery, record: SearchRecord
     ) -> FirstPage:
