@@ -138,6 +138,8 @@ def _trained(
         challenger=outcome.challenger,
         promoted=outcome.promoted,
         p_value=outcome.p_value,
+        worse_p_value=outcome.worse_p_value,
+        rule=outcome.rule,
         registered_version=outcome.registered_version,
         best_params=outcome.best_params,
         trials_completed=outcome.trials_completed,

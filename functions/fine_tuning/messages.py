@@ -20,7 +20,8 @@ Grade = Annotated[int, Meta(ge=0, le=100)]
 class Benchmark(Struct, frozen=True, kw_only=True):
     """Judged queries (a BEIR split: its queries and qrels) the champion and the challenger are also
     scored on, over the same candidates. Documents are object ids of the index; a judged object that
-    is not stored counts as not found. Reported only: the gate decides on the held-out clicks."""
+    is not stored counts as not found. Never picks a model: with the preset's benchmark_veto, a
+    challenger significantly worse on it is refused."""
 
     name: Annotated[Text, Meta(min_length=1, max_length=100)] = "qrels"
     # Query texts as long as the body allows: the model reads the start of a long one.
@@ -82,9 +83,12 @@ class FineTuningResult(Struct, frozen=True, kw_only=True):
     """How a task ended. status "not_enough_feedback": `sessions` usable sessions (relevant, with a
     positive event) of `needed`, or no query left on one side of the split (`detail` says which); no
     MLflow run was made. status "trained": both models' scores on the held-out queries over the same
-    corpus; `promoted` when the challenger beat the champion by the preset's margin with `p_value` (the
-    one-sided paired randomisation test of their per-query nDCG@10) at most the preset's promotion_max_p, and
-    not below the champion on the task's `benchmark` when it has one (preset key benchmark_veto); the
+    corpus, and the guard's verdict: `promoted` when the challenger passed it, so an online experiment
+    decides whether it replaces the champion. It is refused only when broken (non-finite, zero or
+    collapsed embeddings) or worse with significance: a lower nDCG@10 with `worse_p_value` (the
+    one-sided paired randomisation test of per-query nDCG@10) at most the preset's promotion_max_p, on
+    the held-out clicks or on the task's `benchmark` (preset key benchmark_veto). `rule` says which rule
+    decided; `p_value` is the same test the other way (the challenger is better), for the record. The
     best challenger is registered (`registered_version`, alias challenger) either way."""
 
     status: Literal["trained", "not_enough_feedback"]
@@ -101,8 +105,10 @@ class FineTuningResult(Struct, frozen=True, kw_only=True):
     base_version: str | None = None
     champion: ModelScores | None = None
     challenger: ModelScores | None = None
-    promoted: bool = False
+    promoted: bool = False  # passed the guard: an online experiment decides
     p_value: float | None = None
+    worse_p_value: float | None = None
+    rule: str = ""  # which rule of the guard decided (empty in results stored before the guard)
     registered_version: str | None = None
     best_params: dict[str, float | int] | None = None
     trials_completed: int = 0

@@ -76,11 +76,14 @@ class TrainingPlan(Struct, frozen=True, kw_only=True):
     search_space: SearchSpace
     max_seq_length: int  # while training
     seed: int
-    promotion_margin: float  # relative: promote if tuned_ndcg >= base_ndcg * (1 + margin) and > base
-    # ... and the one-sided paired randomisation test over the held-out queries gives p <= this (1: off)
+    # No longer decides anything: the guard (jobs/training/guard.py) asks for no gain, only for no
+    # significant loss. Kept so presets and overrides that set it still validate.
+    promotion_margin: float
+    # The guard's significance level: a challenger with a lower held-out nDCG@10 whose one-sided paired
+    # randomisation test of "worse" gives p <= this is refused (1.0: any lower mean is refused).
     promotion_max_p: float
     output_dir: str  # scratch dir for checkpoints (under config.data_dir)
-    # ... and, when the task has a benchmark, scores at least the champion's nDCG@10 on it
+    # With a benchmark, the same test on its judged queries may refuse the challenger too.
     benchmark_veto: bool = True
     # Both models are evaluated at the length search embeds with (conf/model), whatever they train at.
     eval_max_seq_length: int = 256
@@ -102,10 +105,13 @@ class TrainingOutcome(Struct, frozen=True, kw_only=True):
     trials_pruned: int
     champion: ModelScores
     challenger: ModelScores
+    # Passed the guard (not broken, not significantly worse): an online experiment decides the rest.
     promoted: bool
-    p_value: float  # the gate's one-sided paired test: challenger beats champion on held-out nDCG@10
+    p_value: float  # one-sided paired test that the challenger beats the champion on held-out nDCG@10
     model_dir: str | None  # the best model saved locally
     registered_version: str | None  # set only when registered (challenger alias)
     mlflow_run_id: str | None
     benchmark_champion: ModelScores | None = None  # on TrainingSet.benchmark, when it has queries
     benchmark_challenger: ModelScores | None = None
+    rule: str = ""  # the guard's rule that decided, e.g. "worse on held-out clicks (…)"
+    worse_p_value: float | None = None  # the same test the other way: the challenger is worse

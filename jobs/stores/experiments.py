@@ -133,9 +133,7 @@ class PostgresExperimentStore:
     ) -> Experiment | None:
         """Fix the verdict and action of a running experiment (None: it was not running: decided,
         stopped or aborted first, so at most one decision is ever taken)."""
-        row = await self._pool.fetchrow(
-            self.DECIDE, experiment_id, verdict, action, reason, tally
-        )
+        row = await self._pool.fetchrow(self.DECIDE, experiment_id, verdict, action, reason, tally)
         self._running.clear()
         return _experiment(row)
 

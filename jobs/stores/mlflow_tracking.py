@@ -129,9 +129,12 @@ class TrainingSession:
         if run_id != self.run_id or status != "FINISHED":
             self._delete_artifacts(self._client.get_run(run_id).info.artifact_uri)
 
-    def register(self, model: Any, champion: ModelScores, challenger: ModelScores, promoted: bool) -> str:
+    def register(
+        self, model: Any, champion: ModelScores, challenger: ModelScores, promoted: bool, rule: str = ""
+    ) -> str:
         """Log the best model on the parent run and register it as a new version with alias challenger
-        and lineage tags; return the version."""
+        and lineage tags; return the version. `promoted`: it passed the guard (`rule` says which rule
+        decided), so an online experiment decides whether it replaces the champion."""
         import mlflow
         import mlflow.sentence_transformers
 
@@ -140,6 +143,8 @@ class TrainingSession:
             self.run_id, scores_metrics("champion_", champion) | scores_metrics("challenger_", challenger)
         )
         self._client.set_tag(self.run_id, "promoted", str(promoted).lower())
+        if rule:
+            self._client.set_tag(self.run_id, "guard_rule", rule)
         with _fluent_lock:
             mlflow.set_tracking_uri(self._tracking.uri)
             mlflow.set_registry_uri(self._tracking.uri)
@@ -159,6 +164,7 @@ class TrainingSession:
             "dataset_hash": data.dataset_hash,
             "task_id": plan.task_id,
             "promoted": str(promoted).lower(),
+            **({"guard_rule": rule} if rule else {}),
         }
         for key, value in tags.items():
             self._client.set_model_version_tag(plan.registered_model_name, version, key, value)

@@ -16,7 +16,7 @@ K_RANKED = 100  # deepest cut a metric reads (Recall@100)
 
 
 class Evaluation:
-    """One model's rankings of a query set and their scores; the gate compares two of them per query."""
+    """One model's rankings of a query set and their scores; the guard compares two of them per query."""
 
     def __init__(
         self, queries: Sequence[EvalQuery], ranked: dict[str, list[str]], corpus: EncodedCorpus | None = None
@@ -31,13 +31,20 @@ class Evaluation:
         evaluation of the same queries if the two models were equally good (paired randomisation)."""
         return ir_metrics.p_value(champion.ranked, self.ranked, self.judged, seed=seed)
 
+    def worse_p_against(self, champion: Evaluation, seed: int) -> float:
+        """The one-sided p-value that this evaluation is worse than `champion` on nDCG@10: the same
+        paired test with the roles swapped (what the guard refuses on)."""
+        return ir_metrics.p_value(self.ranked, champion.ranked, self.judged, seed=seed)
 
-def encode(model: Any, texts: Sequence[str], batch_size: int) -> npt.NDArray[np.float32]:
-    """Normalised embeddings of `texts` (no progress bar; the caller reports progress)."""
+
+def encode(
+    model: Any, texts: Sequence[str], batch_size: int, normalize: bool = True
+) -> npt.NDArray[np.float32]:
+    """Embeddings of `texts`, normalised unless told not to (no progress bar: the caller reports it)."""
     out = model.encode(
         list(texts),
         batch_size=batch_size,
-        normalize_embeddings=True,
+        normalize_embeddings=normalize,
         convert_to_numpy=True,
         show_progress_bar=False,
     )

@@ -1,5 +1,5 @@
 """nDCG@10, MRR@10 and Recall@100 of ranked lists against graded judgements, and the paired test the
-promotion gate asks: both computed by ranx (linear-gain nDCG, as BEIR and trec_eval report it).
+fine-tuning guard asks: both computed by ranx (linear-gain nDCG, as BEIR and trec_eval report it).
 
 Judgements are `{query_id: {object_id: gain}}`: BEIR grades, or click-derived weights (floats). ranx
 judges integer grades, so gains are scaled by GAIN_SCALE and rounded (at least 1 for a positive gain):
@@ -61,7 +61,9 @@ def p_value(
     """One-sided p-value that `challenger` beats `champion` on `metric` over the same judged queries:
     Fisher's randomisation test of the paired per-query differences (10,000 permutations). ranx answers
     the two-sided p; the randomisation distribution is symmetric, so the one-sided p is half of it when
-    the challenger's mean is higher, and 1 - half otherwise. 1.0 with fewer than two judged queries."""
+    the challenger's mean is higher, and 1 - half otherwise. 1.0 with fewer than two judged queries.
+    Swap the two rankings for the one-sided p that `champion` beats `challenger` (the guard's "worse"):
+    the statistic is symmetric, so the two directions add up to 1 within the permutations' noise."""
     if judged_queries(judged) < 2:
         return 1.0
     report = compare(

@@ -13,9 +13,11 @@ import optuna
 
 from functions.errors import TaskCancelled
 from functions.ports import TrainingReporter
-from functions.records import ModelScores, SearchSpace, TrainingOutcome, TrainingPlan, TrainingSet
+from functions.records import SearchSpace, TrainingOutcome, TrainingPlan, TrainingSet
 from jobs.stores.mlflow_tracking import TrainingSession, scores_metrics
-from jobs.training.evaluate import EncodedCorpus, Evaluation, at_length, evaluations
+from jobs.training.evaluate import EncodedCorpus, Evaluation, at_length, encode, evaluations
+from jobs.training.guard import guard
+from jobs.training.sanity import embedding_problem, sample_texts
 from jobs.training.trainer import StudyCallback, load_model, train, triplets
 
 
@@ -29,26 +31,6 @@ def sample(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
         "warmup_ratio": trial.suggest_float("warmup_ratio", *space.warmup_ratio),
         "scale": trial.suggest_float("scale", *space.scale),
     }
-
-
-def promotable(
-    champion: ModelScores,
-    challenger: ModelScores,
-    margin: float,
-    p_value: float = 0.0,
-    max_p: float = 1.0,
-    benchmark: tuple[ModelScores, ModelScores] | None = None,
-) -> bool:
-    """Strictly better than the champion, by at least the relative margin, and not by chance: the paired
-    test over the held-out queries gives at most `max_p` (a few dozen click-judged queries move nDCG@10
-    by a few percent either way; a model that only won that lottery must not replace the champion).
-    With `benchmark` (champion's and challenger's scores on judged queries), a challenger below the
-    champion there is refused too: held-out clicks only judge what the champion showed, so they can
-    reward a model that is worse on relevance judgements (seen on Cranfield: +9.4% on held-out clicks,
-    p 0.026, -1.9% on the test qrels)."""
-    base, tuned = champion.ndcg_at_10, challenger.ndcg_at_10
-    vetoed = benchmark is not None and benchmark[1].ndcg_at_10 < benchmark[0].ndcg_at_10
-    return tuned > base and tuned >= base * (1 + margin) and p_value <= max_p and not vetoed
 
 
 class Study:
@@ -65,7 +47,7 @@ class Study:
         self._deadline = math.inf
 
     def run(self) -> TrainingOutcome:
-        """Evaluate the champion, run the trials, register the best challenger."""
+        """Evaluate the champion, run the trials, guard and register the best challenger."""
         plan = self._plan
         self._report(0, 0.0, "evaluating the champion")
         sets = [self._data.eval_queries, *([self._data.benchmark] if self._data.benchmark else [])]
@@ -93,9 +75,10 @@ class Study:
         self._report(plan.n_trials, 0.0, "registering the challenger")
         self._check_cancelled()
         p_value = best_eval.p_value_against(champion_eval, plan.seed)
-        metrics = {"gate_p_value": p_value}
+        worse_p = best_eval.worse_p_against(champion_eval, plan.seed)
+        metrics = {"gate_p_value": p_value, "guard_worse_p_value": worse_p}
         model = load_model(model_dir, plan.eval_max_seq_length)
-        bench_challenger = None
+        bench_challenger: Evaluation | None = None
         if bench_champion:
             self._report(plan.n_trials, 0.0, "scoring the challenger on the benchmark")
             # Over the parts the best epoch's evaluation embedded with these same weights: only the
@@ -103,20 +86,22 @@ class Study:
             corpus = best_eval.corpus or EncodedCorpus.embedded(
                 model, self._data, max_seq_length=plan.eval_max_seq_length
             )
-            bench_challenger = corpus.evaluate(model, self._data.benchmark).scores
+            bench_challenger = corpus.evaluate(model, self._data.benchmark)
             metrics |= {
                 **scores_metrics("benchmark_champion_", bench_champion[0].scores),
-                **scores_metrics("benchmark_challenger_", bench_challenger),
+                **scores_metrics("benchmark_challenger_", bench_challenger.scores),
             }
         # The benchmark never picks a trial or a hyper-parameter; it can only refuse the one chosen.
-        veto = (
-            (bench_champion[0].scores, bench_challenger) if bench_challenger and plan.benchmark_veto else None
-        )
-        promoted = promotable(
-            champion, challenger, plan.promotion_margin, p_value, plan.promotion_max_p, veto
-        )
+        veto = None
+        if bench_challenger is not None and plan.benchmark_veto:
+            bench_worse_p = bench_challenger.worse_p_against(bench_champion[0], plan.seed)
+            metrics["guard_benchmark_worse_p_value"] = bench_worse_p
+            veto = (bench_champion[0].scores, bench_challenger.scores, bench_worse_p)
+        # Raw vectors: normalising would hide a zero output. TorchScript parity is checked at deployment.
+        sane = embedding_problem(encode(model, sample_texts(self._data), batch_size=64, normalize=False))
+        promoted, rule = guard(champion, challenger, worse_p, plan.promotion_max_p, veto, sane)
         self._session.log_metrics(self._session.run_id, metrics)
-        version = self._session.register(model, champion, challenger, promoted)
+        version = self._session.register(model, champion, challenger, promoted, rule)
         return TrainingOutcome(
             best_params=params,
             trials_completed=states.count(optuna.trial.TrialState.COMPLETE),
@@ -125,11 +110,13 @@ class Study:
             challenger=challenger,
             promoted=promoted,
             p_value=p_value,
+            worse_p_value=worse_p,
+            rule=rule,
             model_dir=model_dir,
             registered_version=version,
             mlflow_run_id=self._session.run_id,
             benchmark_champion=bench_champion[0].scores if bench_champion else None,
-            benchmark_challenger=bench_challenger,
+            benchmark_challenger=bench_challenger.scores if bench_challenger is not None else None,
         )
 
     def _objective(self, trial: optuna.Trial) -> float:

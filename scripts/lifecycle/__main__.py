@@ -2,11 +2,13 @@
 
 1. register and deploy the base model, create the index (blue collection); 2. upsert the corpus;
 3. simulated users search the train queries and click; 4. online improvement from that feedback;
-5. fine-tuning from the clickstream, with its evaluation gate; 6. deployment of the new version;
-7. reindex into a new collection while a client keeps writing; 8. the blue switch, searches running
-throughout; 9. cleanup of the old collection and model. Quality is measured on the held-out test
-queries and on the train queries users clicked, after 2, 4 and 9. A second run continues from the new
-champion (the index, its clickstream and its model registry are kept).
+5. fine-tuning from the clickstream, with its offline guard; 6. deployment of the challenger;
+7. reindex into a candidate collection while a client keeps writing; 8. an online experiment: simulated
+users search train and test queries on interleaved lists until the sequential test decides, which
+switches the candidate blue (searches running throughout) or discards it; 9. cleanup of the old
+collection and model. Quality is measured on the held-out test queries and on the train queries users
+clicked, after 2, 4 and 9. When the guard refuses the challenger, steps 6-9 rebuild on the champion
+(refused=champion). A second run continues from the new champion.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from jobs.bootstrap import ROOT, load_config
 from scripts.lifecycle.api_client import Api, Skipped
+from scripts.lifecycle.experiment import run_experiment
+from scripts.lifecycle.experiment import summary as experiment_summary
 from scripts.lifecycle.load import SearchLoad, WriteLoad
 from scripts.lifecycle.report import Report
 from scripts.lifecycle.steps import (
@@ -30,9 +34,10 @@ from scripts.lifecycle.steps import (
     index_name,
     load_data,
     measure,
-    reindex_and_switch,
+    reindex_only,
     remove,
     runs_of,
+    switch,
     upsert,
 )
 from scripts.services.stack import running_stack
@@ -95,7 +100,7 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         f"{tuned['status']}: nDCG@10 {champion.get('ndcg_at_10', 0):.4f} → "
         f"{challenger.get('ndcg_at_10', 0):.4f} on held-out clicks{on_qrels}, "
         f"gate p={p_value if p_value is not None else float('nan'):.3f}, promoted={tuned.get('promoted')}, "
-        f"version {tuned.get('registered_version')}",
+        f"rule={tuned.get('rule')!r}, version {tuned.get('registered_version')}",
     )
     report.figures["fine_tuning"] = {
         k: tuned.get(k) for k in ("champion", "challenger", "p_value", "promoted", "benchmark")
@@ -106,20 +111,20 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     if not promoted and nothing_to_deploy:
         report.step(
             "stop",
-            "the gate kept the champion (not better by the margin, not significantly, or worse on the "
-            "test qrels): nothing to deploy (never promote worse)",
+            "the offline guard refused the challenger (broken, or worse with significance): nothing to "
+            "deploy (never put a worse model before users)",
         )
         report.measure("final", report.quality["improved"])
         _skips(report, skipped, clicked.skipped)
         return
     report.figures["promoted"] = promoted
     # refused=champion: steps 6-9 rebuild the index on the champion's own version (a new collection,
-    # the improvement replayed): every step runs and nothing the gate refused is deployed.
+    # the improvement replayed) and switch to it: every step runs and nothing the guard refused is served.
     new_version = challenger_version if promoted or cfg.refused == "challenger" else version
     if not promoted:
         report.step(
             "refused",
-            f"the gate kept the champion; refused={cfg.refused} runs steps 6-9 with version {new_version}"
+            f"the guard kept the champion; refused={cfg.refused} runs steps 6-9 with version {new_version}"
             + (" (mechanics only: not what a deployment would do)" if cfg.refused == "challenger" else ""),
         )
     if cfg.triton:
@@ -127,27 +132,45 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         report.step("deploy", f"{model}@{new_version} ready (parity {deployed.get('served_parity')})")
 
     queries = list(train.queries.values()) + list(test.queries.values())
+    writer = WriteLoad(url, key, cfg.index, items[: cfg.write_template])
     with SearchLoad(url, key, cfg.index, queries, clients=cfg.searchers) as searchers:
-        writer = WriteLoad(url, key, cfg.index, items[: cfg.write_template])
         with writer:
-            switched = reindex_and_switch(api, cfg.index, new_version, searchers, writer, cfg.reindex_batch)
+            built = reindex_only(api, cfg.index, new_version, cfg.reindex_batch)
+        candidate = built["destination_collection_id"]
         report.step(
             "reindex",
-            f"{switched['items']} objects into {switched['destination_collection_id']} at "
-            f"{switched['items_per_s']:.0f}/s (counts equal: {switched['verification']['counts_equal']}, "
-            f"top-10 probe overlap {switched['verification']['probe_overlap']}); writes during it: "
-            f"+{writer.upserted} -{writer.deleted} ({writer.failed} failed); improvement of "
-            f"{switched['replayed_sessions']} sessions carried over",
+            f"{built['items']} objects into {candidate} at {built['items_per_s']:.0f}/s (counts equal: "
+            f"{built['verification']['counts_equal']}, top-10 probe overlap "
+            f"{built['verification']['probe_overlap']}); writes during it: +{writer.upserted} "
+            f"-{writer.deleted} ({writer.failed} failed); improvement of {built['replayed_sessions']} "
+            "sessions carried over",
         )
-    report.figures["failed_searches"] = searchers.failed
-    report.figures["replayed_sessions"] = switched["replayed_sessions"]
-    report.step(
-        "switch",
-        f"blue → {switched['destination_collection_id']}; {searchers.ok} searches, "
-        f"{searchers.failed} failed ({searchers.errors[:2]}), refused by status {dict(searchers.refused)}; "
-        f"{switched['caught_up_sessions']} late "
-        "sessions caught up",
-    )
+        if not promoted:
+            switched = switch(api, candidate, searchers)
+            report.step("switch", _switched(switched, searchers))
+    report.figures["replayed_sessions"] = built["replayed_sessions"]
+    failed = searchers.failed
+    if promoted:
+        # The online experiment decides: fewer searchers, as each interleaved search embeds twice.
+        catalog = sample_catalog.Catalog(
+            items=items, queries={**train.queries, **test.queries}, qrels={**train.qrels, **test.qrels}
+        )
+        with SearchLoad(url, key, cfg.index, queries, clients=cfg.experiment.searchers) as watchers:
+            ended = run_experiment(api, cfg.index, candidate, catalog, settings, cfg.experiment)
+        failed += watchers.failed
+        report.figures["experiment"] = {
+            k: ended.get(k) for k in ("state", "verdict", "action", "reason", "tally", "decided_tally")
+        } | {"sessions_simulated": ended["sessions_simulated"], "rounds": ended["rounds"]}
+        report.step("experiment", experiment_summary(ended))
+        went_blue = ended.get("action") == "switch" and ended["state"] == "decided"
+        report.step(
+            "switch",
+            f"blue → {candidate} by the experiment; {watchers.ok} searches during it, {watchers.failed} "
+            f"failed; {ended['replayed']} late sessions caught up"
+            if went_blue
+            else f"none: blue stays {blue['id']} ({ended['state']}: {ended.get('action')})",
+        )
+    report.figures["failed_searches"] = failed
     detail = _complete(api, cfg.index, len(items), writer)
     report.figures["final_objects"] = detail["objects"]
     # What serves at the end, as the API reports it (a refused challenger must not be it).
@@ -163,6 +186,14 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     report.step("cleanup", "; ".join([*done, f"removed the {removed} copies the live writer left"]))
     report.measure("final", measure(api, cfg.index, sets, skipped))
     _skips(report, skipped, clicked.skipped)
+
+
+def _switched(switched: dict[str, Any], searchers: SearchLoad) -> str:
+    return (
+        f"blue → {switched['destination_collection_id']}; {searchers.ok} searches, {searchers.failed} failed "
+        f"({searchers.errors[:2]}), refused by status {dict(searchers.refused)}; "
+        f"{switched['caught_up_sessions']} late sessions caught up"
+    )
 
 
 def _skips(report: Report, measured: Skipped, simulated: Skipped) -> None:

@@ -78,20 +78,25 @@ class Report:
         json_path.write_text(data)
         (folder / "latest.json").write_text(data)
         png_path = folder / f"lifecycle-{stamp}.png"
-        _chart(self.quality, png_path)
+        curve = ((self.figures.get("experiment") or {}).get("tally") or {}).get("win_share_curve")
+        _chart(self.quality, png_path, curve or None)
         (folder / "latest.png").write_bytes(png_path.read_bytes())
         return json_path, png_path
 
 
-def _chart(quality: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
+def _chart(
+    quality: dict[str, dict[str, dict[str, float]]], path: Path, curve: list[list[float]] | None = None
+) -> None:
+    """Quality per step for each query set; with an experiment, the candidate's cumulative win share."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display; and never the user's interactive backend
     import matplotlib.pyplot as plt
 
     stages = list(quality)
-    fig, axes = plt.subplots(1, len(SETS), figsize=(5 * len(SETS), 3.6), sharey=True)
-    for ax, (key, label) in zip(axes, SETS.items(), strict=True):
+    panels = len(SETS) + (curve is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6))
+    for ax, (key, label) in zip(axes, SETS.items(), strict=False):
         for metric in METRICS:
             values = [quality[s].get(key, {}).get(metric, float("nan")) for s in stages]
             ax.plot(stages, values, marker="o", label=metric)
@@ -99,6 +104,14 @@ def _chart(quality: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0].legend(loc="lower right")
+    if curve is not None:
+        ax = axes[-1]
+        ax.plot([p[0] for p in curve], [p[1] for p in curve], color="tab:purple")
+        ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
+        ax.set_title("experiment: candidate's win share")
+        ax.set_xlabel("sessions with a credited click")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
     fig.suptitle("embedloop lifecycle: quality per step")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

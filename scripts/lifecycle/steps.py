@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.lifecycle.api_client import Api, Skipped
-from scripts.lifecycle.load import SearchLoad, WriteLoad
+from scripts.lifecycle.load import SearchLoad
 from sim import beir, sample_catalog
 from sim.ir_metrics import quality
 
@@ -119,17 +119,17 @@ def fine_tune(
     return result
 
 
-def reindex_and_switch(
-    api: Api, index: str, version: str, searchers: SearchLoad, writer: WriteLoad, batch_size: int
-) -> dict[str, Any]:
-    """Reindex into a collection of `version` while `writer` writes, then switch blue with `searchers`
-    searching throughout; the reindex result plus the switch's figures."""
+def reindex_only(api: Api, index: str, version: str, batch_size: int) -> dict[str, Any]:
+    """Reindex into a new collection of `version` without switching; the reindex task's result."""
     body = {"index": index, "model_version": version, "batch_size": batch_size, "auto_switch": False}
     accepted = api.call("POST", "/reindex/tasks", json=body)
     task = api.wait_task(accepted["task_id"], f"reindex → v{version}", timeout_s=3600)
     result: dict[str, Any] = task["result"]
-    destination = result["destination_collection_id"]
-    writer.__exit__()  # the writes stop here; their outcome is what both collections must hold
+    return result
+
+
+def switch(api: Api, destination: str, searchers: SearchLoad) -> dict[str, Any]:
+    """Switch blue to `destination` with `searchers` searching throughout; the switch's figures."""
     before = searchers.failed
     switched = api.call("POST", f"/collections/{destination}/switch")
     deadline = time.monotonic() + 30
@@ -140,7 +140,7 @@ def reindex_and_switch(
     if switched.get("replay_task_id"):  # sessions applied to the old collection since the reindex ended
         caught_up = api.wait_task(switched["replay_task_id"], "improvement catch-up")["result"]["replayed"]
     return {
-        **result,
+        "destination_collection_id": destination,
         "switch_failed": searchers.failed - before,
         "served_new": searchers.last_collection() == destination,
         "caught_up_sessions": caught_up,

@@ -63,16 +63,17 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
         pytest.skip(f"no BEIR dataset at {given}")
     dataset = [] if given == "sample" else [f"dataset={Path(given).resolve()}"]
     preset = os.environ.get("EMBEDLOOP_E2E_PRESET", "tiny")
-    # refused=champion: steps 6-9 run whatever the gate says, on the challenger when it passed and
-    # otherwise on the champion's own version (a rebuild: new collection, improvement replayed), so
-    # nothing the gate refused is deployed. On 35 held-out click queries the gate usually refuses the
-    # `tiny` challenger (within noise of the champion); the gate itself is tested in
-    # tests/unit/jobs/test_ir_metrics.py and tests/integration/test_training.py.
+    # refused=champion: a challenger the offline guard passes goes to an online experiment (reindexed
+    # into a candidate collection, interleaved with blue, decided by simulated users' clicks); one it
+    # refuses is never served (steps 6-9 rebuild on the champion's own version). The `tiny` challenger
+    # is within noise of the champion, so its experiment usually ends in a tie at max_sessions (300
+    # here, to bound CI time) and the candidate is discarded.
     # An index of its own per run: a run leaves its index on the new model version, registered in that
     # test session's private MLflow store, so a later session reusing the name would find a blue
     # collection whose model version its own registry does not have.
     index = f"e2e_{uuid.uuid4().hex[:8]}"
     settings = ["port=8799", f"index={index}", f"preset={preset}", "refused=champion"]
+    settings += ["experiment.max_sessions=300"]
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "scripts.lifecycle", *settings, *dataset],
@@ -101,18 +102,19 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
     assert int(figures["lifecycle_skipped_searches"]) == 0  # no query of these datasets is refused
     base, final = float(figures["lifecycle_ndcg10_base"]), float(figures["lifecycle_ndcg10_final"])
     versions = report["figures"]["versions"]
+    experiment = report["figures"].get("experiment")
     if promoted:
-        assert versions["blue"] == versions["challenger"]
-        assert final > base  # the gate's veto measured the challenger on these test qrels
+        assert re.search(r"\] experiment\s", proc.stdout)
+        assert experiment["state"] in ("decided", "stopped"), experiment
+        assert experiment["tally"]["searches"] > 0
+        switched = experiment["state"] == "decided" and experiment["action"] == "switch"
+        # Blue serves the challenger exactly when the experiment switched to it.
+        assert versions["blue"] == (versions["challenger"] if switched else versions["base"])
     else:
-        # Nothing the gate refused serves: the index was rebuilt on the champion's own version.
+        # Nothing the guard refused serves: the index was rebuilt on the champion's own version.
         assert versions["blue"] == versions["base"]
-        # With the champion kept, only online improvement changed the vectors, and it moves what users
-        # clicked toward the queries they asked: on Cranfield's unseen test queries that is noise around
-        # zero (real lifecycles: -0.7% .. +0.2%; experiments/improvement_sweep, 6 seeds: -1.2% +- 1.6),
-        # so the issue's "above the base" holds there only when a better model is promoted. It must not
-        # fall by more than 0.01 (test_feedback_cranfield.py's bound).
-        assert final >= base - 0.01
+    # Whatever was decided, the run never ends below the base by more than 1% on the test qrels.
+    assert final >= base * 0.99
     if given == "sample":  # its test queries rephrase the clicked ones: what users taught must carry over
         assert final > base
     assert list(report["quality"]) == ["base", "improved", "final"]

@@ -16,7 +16,7 @@ from functions.records import SearchSpace
 from jobs.bootstrap import build_registry, build_training
 from jobs.embedding.model_paths import resolve_model_path
 from jobs.training.evaluate import evaluate, evaluate_sets
-from jobs.training.study import promotable
+from jobs.training.guard import guard
 from jobs.training.trainer import load_model
 from tests.support.fakes import FakeTrainingReporter
 from tests.support.training import tiny_plan, training_set
@@ -73,14 +73,10 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert 0 < outcome.p_value <= 1
     assert outcome.benchmark_champion is not None
     assert outcome.benchmark_challenger is not None
-    assert outcome.promoted == promotable(
-        outcome.champion,
-        outcome.challenger,
-        plan.promotion_margin,
-        outcome.p_value,
-        plan.promotion_max_p,
-        (outcome.benchmark_champion, outcome.benchmark_challenger),
-    )
+    assert outcome.worse_p_value is not None
+    assert 0 <= outcome.worse_p_value <= 1
+    assert outcome.rule
+    assert not outcome.rule.startswith("sanity")  # a barely trained MiniLM embeds distinct texts apart
     assert outcome.registered_version == "1"
     assert outcome.model_dir is not None
     assert is_dir(Path(outcome.model_dir))
@@ -102,6 +98,16 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert parent.data.params["champion_corpus"] == "embedded"  # the synthetic set holds no stored vectors
     assert parent.data.metrics["champion_ndcg_at_10"] == pytest.approx(outcome.champion.ndcg_at_10)
     assert parent.data.metrics["gate_p_value"] == pytest.approx(outcome.p_value)
+    assert parent.data.metrics["guard_worse_p_value"] == pytest.approx(outcome.worse_p_value)
+    assert parent.data.tags["guard_rule"] == outcome.rule
+    # The guard's verdict from the logged evidence (the benchmark's p of "worse" is logged, not returned).
+    bench = (
+        outcome.benchmark_champion,
+        outcome.benchmark_challenger,
+        parent.data.metrics["guard_benchmark_worse_p_value"],
+    )
+    verdict = guard(outcome.champion, outcome.challenger, outcome.worse_p_value, plan.promotion_max_p, bench)
+    assert (outcome.promoted, outcome.rule) == verdict
     assert outcome.benchmark_challenger is not None
     assert parent.data.metrics["benchmark_challenger_ndcg_at_10"] == pytest.approx(
         outcome.benchmark_challenger.ndcg_at_10
