@@ -16,7 +16,7 @@ from functions.fine_tuning.messages import (
     FineTuningResult,
     FineTuningSubmission,
 )
-from functions.fine_tuning.pairs import merge_sessions, usable_sessions
+from functions.fine_tuning.pairs import explored, merge_sessions, usable_sessions
 from functions.fine_tuning.reporting import bridged
 from functions.fine_tuning.split import split_by_query
 from functions.records import NewTask, TrainingOutcome
@@ -72,6 +72,7 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
         preset=req.preset,
         sessions=usable,
         needed=preset.min_sessions,
+        explored_clicks=explored(sessions, logic.weighing(ctx.config)),
     )
     if usable < preset.min_sessions:
         return msgspec.structs.replace(base, detail=f"{usable} usable sessions, {preset.min_sessions} needed")

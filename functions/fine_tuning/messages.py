@@ -97,6 +97,8 @@ class FineTuningResult(Struct, frozen=True, kw_only=True):
     sessions: int
     needed: int
     detail: str = ""
+    # Engaged results an online experiment's candidate placed on interleaved lists (exploration).
+    explored_clicks: int = 0
     train_queries: int = 0
     eval_queries: int = 0
     corpus_size: int = 0

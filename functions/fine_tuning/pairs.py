@@ -136,6 +136,18 @@ def merge_sessions(
     return [merged[k] for k in sorted(merged)]
 
 
+def explored(sessions: Iterable[FeedbackSession], rules: Weighing) -> int:
+    """Engaged results that an experiment's candidate placed on an interleaved list: documents the
+    champion did not put there, which the next model now learns from at the rank users saw them."""
+    count = 0
+    for session in sessions:
+        if not session.sides:
+            continue
+        side = dict(zip(session.shown, session.sides, strict=False))
+        count += sum(side.get(oid) == "candidate" for oid in session_positives(session, rules))
+    return count
+
+
 def usable_sessions(feedback: Sequence[QueryFeedback]) -> int:
     """Sessions that gave at least one positive (what min_sessions counts)."""
     return sum(fb.sessions for fb in feedback)

@@ -65,6 +65,7 @@ async def apply(req: ApplyRequest, ctx: Context) -> ApplyResult:
         await ctx.progress.report(done, max(done, len(req.session_ids)), f"{done} sessions")
     for collection in applied_to.values():  # once per collection, not per session (hot path)
         await _follow_blue(collection, ctx)
+        await _follow_experiment(collection, ctx)
     applied = outcomes.pop("applied", 0)
     skipped = dict(sorted(outcomes.items()))
     return ApplyResult(
@@ -113,6 +114,21 @@ async def _follow_blue(applied_to: Collection, ctx: Context) -> None:
     blue = await ctx.collections.blue(applied_to.index_name)
     if blue is not None and blue.id != applied_to.id:
         await session_replay.replay(blue, ctx)
+
+
+async def _follow_experiment(applied_to: Collection, ctx: Context) -> None:
+    """While an experiment runs on the index, its candidate learns from every session its control learns
+    from (each replayed with the candidate's own query embedding, personal adjustments included): the
+    two rankers are compared with the same feedback, and a candidate switched blue has it already."""
+    if ctx.experiments is None:
+        return
+    cache_s = ctx.config.experiments.running_cache_s
+    experiment = await ctx.experiments.running(applied_to.index_name, max_age_s=cache_s)
+    if experiment is None or experiment.control_collection_id != applied_to.id:
+        return
+    candidate = await ctx.collections.get_collection(experiment.candidate_collection_id)
+    if candidate is not None and candidate.status == "active":
+        await session_replay.replay(candidate, ctx)
 
 
 async def _collection(session: SessionFeedback, ctx: Context) -> Collection | None:

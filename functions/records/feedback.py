@@ -85,6 +85,8 @@ class FeedbackSession:
     events: tuple[FeedbackEvent, ...]
     created_at: datetime
     shown_offset: int = 0
+    # On an experiment's interleaved list: who placed each shown result ('control' or 'candidate').
+    sides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

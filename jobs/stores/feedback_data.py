@@ -13,11 +13,13 @@ from jobs.stores.improvement_unit import vector_or_none
 from jobs.stores.vector_schema import tables
 
 # Keyset paging on (created_at, session_id), which sessions_by_time indexes.
-SESSIONS = """SELECT session_id, query, query_vector, shown, shown_offset, created_at FROM sessions
-    WHERE index_name = $1 AND NOT irrelevant
-        AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)
-        AND ($4::timestamptz IS NULL OR (created_at, session_id) > ($4::timestamptz, $5::text))
-    ORDER BY created_at, session_id LIMIT $6"""
+# The search record's sides: which ranker of an experiment placed each shown result (NULL: not interleaved).
+SESSIONS = """SELECT s.session_id, s.query, s.query_vector, s.shown, s.shown_offset, s.created_at, r.sides
+    FROM sessions s LEFT JOIN searches r ON r.search_id = s.search_id
+    WHERE s.index_name = $1 AND NOT s.irrelevant
+        AND ($2::timestamptz IS NULL OR s.created_at >= $2) AND ($3::timestamptz IS NULL OR s.created_at < $3)
+        AND ($4::timestamptz IS NULL OR (s.created_at, s.session_id) > ($4::timestamptz, $5::text))
+    ORDER BY s.created_at, s.session_id LIMIT $6"""
 EVENTS = """SELECT session_id, type, object_id, rank, dwell_ms FROM events WHERE session_id = ANY($1::text[])
     ORDER BY session_id, occurred_at, event_id"""
 # One part per object: the nearest to the query vector, or part 0.
@@ -68,6 +70,7 @@ class PostgresFeedbackData:
                 shown_offset=r["shown_offset"],
                 events=tuple(events.get(r["session_id"], ())),
                 created_at=r["created_at"],
+                sides=tuple(r["sides"] or ()),
             )
             for r in rows
         ]

@@ -10,6 +10,7 @@ from tests.conftest import SEARCH_KEY, auth
 from tests.support import experiments as support
 from tests.support.data_plane import Client, search
 from tests.support.reindex import TOPICS, fetch
+from tests.support.workers import drain
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
@@ -111,6 +112,14 @@ async def test_bad_experiments_name_their_field(client: Client, ctx: Context) ->
         response = await client.post("/experiments", json=body, headers=auth())
         assert response.status_code == status, (body, response.text)
         assert field in response.text, (body, response.text)
+    building = "UPDATE reindex_runs SET state = $2 WHERE dest_collection_id = $1"
+    await fetch(ctx, building, candidate, "building")  # a candidate still being built
+    refused = await client.post(
+        "/experiments", json={"index": index, "candidate_collection_id": candidate}, headers=auth()
+    )
+    assert refused.status_code == 409, refused.text
+    assert "candidate_collection_id" in refused.text
+    await fetch(ctx, building, candidate, "verified")
     started = await support.start(client, index=index, candidate_collection_id=candidate)
     second = await client.post(
         "/experiments", json={"index": index, "candidate_collection_id": candidate}, headers=auth()
@@ -148,3 +157,21 @@ async def test_a_candidate_dropped_by_hand_aborts_and_search_keeps_working(
     checked = await client.post(f"/experiments/{started['id']}/check", headers=auth())
     assert checked.json()["state"] == "aborted", checked.text
     assert "dropped" in checked.json()["reason"]
+
+
+async def test_feedback_during_an_experiment_reaches_both_sides(client: Client, ctx: Context) -> None:
+    index, blue, candidate = await support.index_with_candidate(client, ctx, items=30)
+    await support.start(client, index=index, candidate_collection_id=candidate, share=1.0)
+    assert await support.session_clicking(client, ctx, index, "violins and tea", "candidate")
+    session_id = (await fetch(ctx, "SELECT session_id FROM sessions ORDER BY created_at DESC LIMIT 1"))[0][0]
+    closed = await client.post(f"/clickstream/sessions/{session_id}/close", headers=auth(SEARCH_KEY))
+    assert closed.status_code == 200, closed.text
+    await drain("cpu")
+    absorbed = await fetch(
+        ctx, "SELECT collection_id FROM session_collections WHERE session_id = $1 ORDER BY 1", session_id
+    )
+    assert sorted(r["collection_id"] for r in absorbed) == sorted([blue, candidate])
+    moved = await fetch(
+        ctx, "SELECT DISTINCT collection_id FROM improvement_audit WHERE session_id = $1", session_id
+    )
+    assert {r["collection_id"] for r in moved} == {blue, candidate}

@@ -9,6 +9,7 @@ import pytest
 
 from functions.fine_tuning.pairs import (
     Weighing,
+    explored,
     merge_sessions,
     negatives_for,
     normalise_query,
@@ -86,3 +87,17 @@ def test_negatives_are_capped_skipped_first_without_repeats() -> None:
     [fb] = merge_sessions([session("s1", "q", ["a", "b", "c", "d"], click("d"))], RULES)
     assert negatives_for(fb, ["x", "a", "y"], cap=4) == ["a", "b", "c", "x"]
     assert negatives_for(fb, ["x"], cap=0) == []
+
+
+def test_clicks_on_the_candidates_picks_count_as_explored() -> None:
+    plain = session("s1", "roses", ["a", "b"], click("a"))
+    mixed = FeedbackSession(
+        session_id="s2",
+        query="roses",
+        query_vector=None,
+        shown=("a", "x", "b", "y"),
+        sides=("control", "candidate", "control", "candidate"),
+        events=(click("x"), click("b"), click("y", "add_to_cart"), click("zz")),
+        created_at=T0,
+    )
+    assert explored([plain, mixed], RULES) == 2  # x and y; b was the control's, zz never shown
