@@ -13,6 +13,7 @@ import asyncio
 import time
 
 from functions.context import Context
+from functions.errors import PermanentFailure
 from functions.experiments import logic
 from functions.experiments.handler import store, tallied
 from functions.experiments.messages import DecideRequest, DecideResult
@@ -102,7 +103,7 @@ async def apply(req: DecideRequest, ctx: Context) -> DecideResult:
     experiments = store(ctx)
     experiment = await experiments.get(req.experiment_id)
     if experiment is None:
-        raise ValueError(f"experiment {req.experiment_id} does not exist")
+        raise PermanentFailure(f"experiment {req.experiment_id} does not exist")
     if experiment.state != "deciding":  # applied already (a retried task): say what was done
         return _result(experiment, "already applied", {})
     await ctx.progress.report(0, 1, f"{experiment.verdict}: {experiment.action}")

@@ -9,6 +9,8 @@ same page. Anything wrong with the candidate (dropped, its model unavailable) se
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from dataclasses import dataclass
 
@@ -16,8 +18,12 @@ import msgspec
 
 from functions.context import Context
 from functions.interleaving.team_draft import interleave, seed_of, takes_part
-from functions.records import Collection
-from functions.search.messages import Hit, SearchRequest
+from functions.ports import StaleCollection
+from functions.records import Collection, Vectors
+from functions.search import logic, reads
+from functions.search.messages import Hit, SearchRequest, SearchResult
+
+log = logging.getLogger("embedloop.search")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +69,44 @@ def merge(control: list[Hit], candidate: list[Hit], limit: int, seed: int) -> tu
     found = {"control": {h.object_id: h for h in control}, "candidate": {h.object_id: h for h in candidate}}
     drafted = interleave([h.object_id for h in control], [h.object_id for h in candidate], limit, seed)
     return [found[side][object_id] for object_id, side in drafted], [side for _, side in drafted]
+
+
+async def search(
+    req: SearchRequest, plan: Plan, limit: int, user_id: str | None, search_id: str, ctx: Context
+) -> SearchResult | None:
+    """Both sides' first pages, read concurrently, drafted into one (None: serve the plain search)."""
+
+    async def side(collection: Collection, blue: bool) -> tuple[Vectors, bool, list[Hit]]:
+        vector, truncated = await reads.query_vector(req, collection, ctx)
+        opener = ctx.vectors.read_blue if blue else ctx.vectors.read_collection
+        async with opener(collection, ctx.config.search.ef_search) as reader:
+            if req.mode == "average":
+                hits = await reads.by_average(req, collection, reader, vector, limit, user_id)
+            else:
+                k = logic.first_candidates(limit)
+                hits = await reads.by_best_part(req, collection, reader, vector, k, limit, user_id)
+        return vector, truncated, hits
+
+    control, candidate = await asyncio.gather(
+        side(plan.control, True), side(plan.candidate, False), return_exceptions=True
+    )
+    if isinstance(control, BaseException) and not isinstance(control, StaleCollection):
+        raise control  # the same failure the plain search would meet
+    if isinstance(control, BaseException) or isinstance(candidate, BaseException):
+        failed = candidate if isinstance(candidate, BaseException) else control
+        log.info("search %s served without its experiment: %r", search_id, failed)
+        return None
+    vector, truncated, control_hits = control
+    hits, sides = merge(control_hits, candidate[2], limit, plan.seed)
+    shown = [hit.object_id for hit in hits]
+    record = logic.record(req, search_id, plan.control, shown, vector.tolist())
+    await ctx.collections.record_search(
+        msgspec.structs.replace(record, experiment_id=plan.experiment_id, sides=sides)
+    )
+    return SearchResult(
+        search_id=search_id,
+        index=req.index,
+        collection_id=plan.control.id,
+        hits=hits,
+        query_truncated=truncated or candidate[1],
+    )

@@ -13,7 +13,7 @@ import pytest
 from functions.context import Context
 from functions.ports import StaleCollection
 from functions.records import Collection, NearestQuery, SearchRecord
-from functions.search import handler, logic
+from functions.search import handler, logic, reads
 from functions.search.messages import Hit, SearchRequest
 from tests.support.data_plane import CATALOGUE, Client, new_index, upsert
 
@@ -50,7 +50,7 @@ async def snapshot_hits(req: SearchRequest, ctx: Context, collection: Collection
     vector = (await ctx.embedder.embed_queries([req.query or ""]))[0]
     k = logic.first_candidates(req.offset + limit)
     async with ctx.vectors.read_blue(collection, ctx.config.search.ef_search) as reader:
-        return await handler._by_best_part(req, collection, reader, vector, k, limit, None)
+        return await reads.by_best_part(req, collection, reader, vector, k, limit, None)
 
 
 async def recorded(ctx: Context, search_id: str) -> asyncpg.Record | None:
