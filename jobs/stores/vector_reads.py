@@ -8,7 +8,7 @@ that held an old pointer finds out at its next search (StaleCollection), not aft
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -20,15 +20,13 @@ from functions.records import AVERAGE_PART, Collection, Filter, ObjectHit, PartH
 from jobs.stores.filter_sql import compile_filter, compile_sort
 from jobs.stores.vector_schema import Tables, tables
 
-# One round trip: the transaction-local HNSW settings and the blue check, in the snapshot's first
-# statement. strict_order iterative scans let LIMIT exceed ef_search and keep scanning past rows a
-# filter (or a dead tuple) removes, in exact distance order.
+# One round trip: the transaction-local HNSW settings and the check, in the snapshot's first statement.
+# strict_order iterative scans let LIMIT exceed ef_search and keep scanning past rows a filter (or a
+# dead tuple) removes, in exact distance order. The blue check names the index's blue collection.
 OPEN = """SELECT set_config('hnsw.ef_search', $1, true),
     set_config('hnsw.iterative_scan', 'strict_order', true),
-    (SELECT blue_collection_id FROM indexes WHERE name = $2) AS blue,
+    (SELECT blue_collection_id FROM indexes WHERE name = $2) AS found,
     to_regclass($3) IS NOT NULL AS personal"""
-
-
 # The same for a collection that need not be blue (an experiment's candidate): it must still exist.
 OPEN_ANY = """SELECT set_config('hnsw.ef_search', $1, true),
     set_config('hnsw.iterative_scan', 'strict_order', true),
@@ -36,27 +34,33 @@ OPEN_ANY = """SELECT set_config('hnsw.ef_search', $1, true),
     to_regclass($3) IS NOT NULL AS personal"""
 
 
-@asynccontextmanager
-async def read_blue(pool: asyncpg.Pool, collection: Collection, ef_search: int) -> AsyncIterator[BlueReader]:
+def read_blue(
+    pool: asyncpg.Pool, collection: Collection, ef_search: int
+) -> AbstractAsyncContextManager[BlueReader]:
     """A reader of `collection`, or StaleCollection when it is not (or no longer) blue."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        t = tables(collection)
-        row = await conn.fetchrow(OPEN, str(ef_search), collection.index_name, t.personal_name)
-        if row is None or row["blue"] != collection.id:
-            raise StaleCollection(f"{collection.id} is not the blue collection of {collection.index_name}")
-        # A collection made before improvement existed has no personal table until its first session.
-        yield BlueReader(conn, t, has_personal=bool(row["personal"]))
+    return _read(pool, collection, ef_search, blue=True)
+
+
+def read_any(
+    pool: asyncpg.Pool, collection: Collection, ef_search: int
+) -> AbstractAsyncContextManager[BlueReader]:
+    """A reader of `collection` whether or not it is blue, or StaleCollection when it was dropped."""
+    return _read(pool, collection, ef_search, blue=False)
 
 
 @asynccontextmanager
-async def read_any(pool: asyncpg.Pool, collection: Collection, ef_search: int) -> AsyncIterator[BlueReader]:
-    """A reader of `collection` whether or not it is blue, or StaleCollection when it was dropped."""
+async def _read(
+    pool: asyncpg.Pool, collection: Collection, ef_search: int, *, blue: bool
+) -> AsyncIterator[BlueReader]:
+    sql, key = (OPEN, collection.index_name) if blue else (OPEN_ANY, collection.id)
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         t = tables(collection)
-        row = await conn.fetchrow(OPEN_ANY, str(ef_search), collection.id, t.personal_name)
+        row = await conn.fetchrow(sql, str(ef_search), key, t.personal_name)
         if row is None or row["found"] != collection.id:
-            raise StaleCollection(f"{collection.id} no longer exists")
+            said = f"the blue collection of {collection.index_name}" if blue else "an existing collection"
+            raise StaleCollection(f"{collection.id} is not {said}")
         try:
+            # A collection made before improvement existed has no personal table until its first session.
             yield BlueReader(conn, t, has_personal=bool(row["personal"]))
         except asyncpg.UndefinedTableError as exc:  # dropped between the check and a read
             raise StaleCollection(f"{collection.id} no longer exists") from exc

@@ -4,10 +4,7 @@ finishes the same decision, and it is applied exactly once (one decide task, one
 from __future__ import annotations
 
 import asyncio
-import os
-import shlex
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,32 +13,12 @@ import pytest
 from functions.context import Context
 from tests.support import experiments as support
 from tests.support.data_plane import Client
+from tests.support.processes import end, procfile_process
 from tests.support.reindex import TOPICS, fetch
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
 # A sweep every second and a 3 s lease: the replacement worker re-runs a dead worker's task within seconds.
 OVERRIDES = "experiments.check_interval_s=1 tasks.lease_s=3"
-
-
-def _worker(log: Path) -> subprocess.Popen[bytes]:
-    """The cpu worker as the Procfile starts it, on the test database and Redis."""
-    procfile = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line)
-    env = {**os.environ, "EMBEDLOOP_OVERRIDES": OVERRIDES}
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            shlex.split(procfile["worker"]), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def _end(proc: subprocess.Popen[bytes], sig: int) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 async def _state(ctx: Context, experiment_id: str) -> str:
@@ -63,7 +40,7 @@ async def test_a_worker_killed_mid_decision_applies_it_once(
         made += await support.session_clicking(
             client, ctx, index, f"{TOPICS[n % len(TOPICS)]} {n}", "candidate"
         )
-    first = _worker(tmp_path / "worker-1.log")
+    first = procfile_process("worker", tmp_path / "worker-1.log", OVERRIDES)
     seen = "running"
     try:
         deadline = time.monotonic() + 60
@@ -72,15 +49,15 @@ async def test_a_worker_killed_mid_decision_applies_it_once(
             await asyncio.sleep(0.01)
             seen = await _state(ctx, started["id"])
     finally:
-        _end(first, signal.SIGKILL)
-    second = _worker(tmp_path / "worker-2.log")
+        end(first, signal.SIGKILL)
+    second = procfile_process("worker", tmp_path / "worker-2.log", OVERRIDES)
     try:
         deadline = time.monotonic() + 90
         while await _state(ctx, started["id"]) != "decided":
             assert time.monotonic() < deadline, (tmp_path / "worker-2.log").read_text()[-3000:]
             await asyncio.sleep(0.2)
     finally:
-        _end(second, signal.SIGTERM)
+        end(second, signal.SIGTERM)
     print(f"\nstate at the kill: {seen}")
     done = await support.get(client, started["id"])
     assert (done["verdict"], done["action"]) == ("candidate", "switch")

@@ -4,10 +4,7 @@ replacement worker's sweep runs them again as new generations, and nothing is lo
 from __future__ import annotations
 
 import asyncio
-import os
-import shlex
 import signal
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,23 +15,14 @@ import pytest
 from functions.context import Context
 from tests.conftest import auth
 from tests.support.data_plane import Client, new_index
+from tests.support.processes import end, procfile_process
 from tests.support.reindex import fetch
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
 TASKS, ITEMS = 10, 20
 # A short lease: the sweep runs every 3 s and a dead worker's task is free 3 s after its last renewal.
 LEASE_S = 3
 WORDS = ["tide", "chart", "anchor", "knot", "hull", "sail", "mast", "keel", "rudder", "harbour"]
-
-
-def _worker(log: Path) -> subprocess.Popen[bytes]:
-    """The gpu worker as the Procfile starts it, on the test database and Redis."""
-    procfile = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line)
-    command = shlex.split(procfile["gpu"])
-    env = {**os.environ, "EMBEDLOOP_OVERRIDES": f"tasks.lease_s={LEASE_S}"}
-    with log.open("ab") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _items(batch: int) -> list[dict[str, Any]]:
@@ -60,16 +48,6 @@ async def _wait(check: Any, timeout_s: float) -> None:
         await asyncio.sleep(0.05)
 
 
-def _end(proc: subprocess.Popen[bytes], sig: int) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 async def test_a_killed_gpu_worker_loses_no_task(client: Client, ctx: Context, tmp_path: Path) -> None:
     index = await new_index(client)
     ids = []
@@ -78,7 +56,7 @@ async def test_a_killed_gpu_worker_loses_no_task(client: Client, ctx: Context, t
         response = await client.post("/items/upsert", json=body, headers=auth())
         assert response.status_code == 202, response.text
         ids.append(response.json()["task_id"])
-    first = _worker(tmp_path / "worker-1.log")
+    first = procfile_process("gpu", tmp_path / "worker-1.log", f"tasks.lease_s={LEASE_S}")
     try:
 
         async def in_flight() -> bool:
@@ -87,11 +65,11 @@ async def test_a_killed_gpu_worker_loses_no_task(client: Client, ctx: Context, t
 
         await _wait(in_flight, timeout_s=60)
     finally:
-        _end(first, signal.SIGKILL)
+        end(first, signal.SIGKILL)
     stuck = [i for i, s in (await _statuses(ctx, ids)).items() if s == "running"]
     assert stuck, "the kill hit no task in flight"
     started = datetime.now(UTC)
-    second = _worker(tmp_path / "worker-2.log")
+    second = procfile_process("gpu", tmp_path / "worker-2.log", f"tasks.lease_s={LEASE_S}")
     try:
 
         async def all_ended() -> bool:
@@ -99,7 +77,7 @@ async def test_a_killed_gpu_worker_loses_no_task(client: Client, ctx: Context, t
 
         await _wait(all_ended, timeout_s=60)
     finally:
-        _end(second, signal.SIGTERM)
+        end(second, signal.SIGTERM)
     tasks = [t for t in [await ctx.tasks.get(i) for i in ids] if t is not None]
     assert [t.status for t in tasks] == ["done"] * TASKS, (tmp_path / "worker-2.log").read_text()[-3000:]
     assert all(t.result is not None and t.result["upserted"] == ITEMS for t in tasks)
