@@ -45,7 +45,9 @@ async def check(experiment: Experiment, ctx: Context) -> str:
     if gone is not None:
         await experiments.end(experiment.id, "aborted", gone, only_from=("running",))
         return f"aborted: {gone}"
-    now = await tallied(experiment, ctx)
+    # Sessions past max_sessions are not evidence: a sweep that looks late (a busy pool) decides on the
+    # first max_sessions credited sessions, so the tie at max_sessions is where the test says it is.
+    now = await tallied(experiment, ctx, cap=experiment.max_sessions)
     counts = Tally(candidate=now.candidate_wins, control=now.control_wins, ties=now.ties)
     decision = decide(
         counts,

@@ -114,11 +114,11 @@ async def stop(experiment_id: str, ctx: Context) -> ExperimentView:
     return await view(ended, ctx)
 
 
-async def tallied(experiment: Experiment, ctx: Context) -> Tallied:
-    """The experiment's tally from the clickstream now."""
+async def tallied(experiment: Experiment, ctx: Context, cap: int | None = None) -> Tallied:
+    """The experiment's tally from the clickstream now (of its first `cap` credited sessions)."""
     experiments = store(ctx)
     positive = [t for t, w in ctx.config.clickstream.event_weights.items() if w > 0]
-    counts, curve = logic.tally(await experiments.sessions(experiment.id, positive))
+    counts, curve = logic.tally(await experiments.sessions(experiment.id, positive), cap)
     statistic = log_mixture_ratio(counts, experiment.tau)
     return Tallied(
         searches=await experiments.searches(experiment.id),

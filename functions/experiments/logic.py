@@ -11,12 +11,17 @@ from functions.records import Action, Experiment, InterleavedSession, Verdict
 CURVE_POINTS = 100
 
 
-def tally(sessions: Sequence[InterleavedSession]) -> tuple[Tally, list[tuple[int, float]]]:
-    """Wins, losses and ties of the sessions (oldest first), and the candidate's cumulative win share
-    among decisive sessions after each credited one (thinned to at most CURVE_POINTS points)."""
+def tally(
+    sessions: Sequence[InterleavedSession], cap: int | None = None
+) -> tuple[Tally, list[tuple[int, float]]]:
+    """Wins, losses and ties of the sessions (oldest first; with `cap`, of the first `cap` credited
+    ones only), and the candidate's cumulative win share among decisive sessions after each credited
+    one (thinned to at most CURVE_POINTS points)."""
     counts = {"candidate": 0, "control": 0, "tie": 0}
     curve: list[tuple[int, float]] = []
     for session in sessions:
+        if cap is not None and len(curve) >= cap:
+            break
         sides: list[Side] = [s for s in session.sides if s in ("control", "candidate")]  # type: ignore[misc]
         outcome = credit(sides, session.clicked) if len(sides) == len(session.sides) else None
         if outcome is None:

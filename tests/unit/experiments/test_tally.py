@@ -33,6 +33,13 @@ def test_a_page_with_an_unknown_side_is_not_credited() -> None:
     assert counts.sessions == 0
 
 
+def test_a_cap_counts_only_the_first_credited_sessions() -> None:
+    sessions = [_session([N, C], [])] + [_session([N, C], [0])] * 3 + [_session([N, C], [1])] * 3
+    counts, curve = tally(sessions, cap=4)
+    assert (counts.candidate, counts.control, counts.ties) == (3, 1, 0)
+    assert curve[-1] == (4, 0.75)
+
+
 def test_the_curve_is_thinned_and_keeps_its_last_point() -> None:
     counts, curve = tally([_session([N, C], [0])] * 1000 + [_session([N, C], [1])])
     assert counts.sessions == 1001
