@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
+
 from functions.context import Context
 from functions.errors import Conflict, InvalidInput, NotFound, Unavailable
 from functions.experiments import logic
@@ -133,29 +135,9 @@ async def tallied(experiment: Experiment, ctx: Context, cap: int | None = None) 
 
 
 async def view(experiment: Experiment, ctx: Context) -> ExperimentView:
-    """The API view of a stored experiment."""
-    return ExperimentView(
-        id=experiment.id,
-        index=experiment.index_name,
-        control_collection_id=experiment.control_collection_id,
-        candidate_collection_id=experiment.candidate_collection_id,
-        candidate_model_version=experiment.candidate_model_version,
-        share=experiment.share,
-        alpha=experiment.alpha,
-        tau=experiment.tau,
-        min_sessions=experiment.min_sessions,
-        max_sessions=experiment.max_sessions,
-        on_win=experiment.on_win,
-        on_lose=experiment.on_lose,
-        on_tie=experiment.on_tie,
-        state=experiment.state,
-        tally=await tallied(experiment, ctx),
-        verdict=experiment.verdict,
-        action=experiment.action,
-        reason=experiment.reason,
-        decided_tally=experiment.tally,
-        task_id=experiment.task_id,
-        created_at=experiment.created_at,
-        updated_at=experiment.updated_at,
-        ended_at=experiment.ended_at,
-    )
+    """The API view of a stored experiment: its fields under the API's names, and the live tally."""
+    fields = msgspec.structs.asdict(experiment)
+    fields.pop("callback_url")  # the decide task's own webhook: shown with that task
+    fields["index"] = fields.pop("index_name")
+    fields["decided_tally"] = fields.pop("tally")
+    return ExperimentView(**fields, tally=await tallied(experiment, ctx))

@@ -68,13 +68,14 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
     # refuses is never served (steps 6-9 rebuild on the champion's own version). The `tiny` challenger
     # is within noise of the champion, so its experiment usually ends in a tie at max_sessions (150
     # here, to bound CI time: the experiment's mechanics are what this test checks) and the candidate
-    # is discarded.
+    # is discarded. Two background searchers instead of four: on 2 cores they slowed Cranfield's
+    # reindex to 4 items/s in a slow hour of the host.
     # An index of its own per run: a run leaves its index on the new model version, registered in that
     # test session's private MLflow store, so a later session reusing the name would find a blue
     # collection whose model version its own registry does not have.
     index = f"e2e_{uuid.uuid4().hex[:8]}"
     settings = ["port=8799", f"index={index}", f"preset={preset}", "refused=champion"]
-    settings += ["experiment.min_sessions=50", "experiment.max_sessions=150"]
+    settings += ["experiment.min_sessions=50", "experiment.max_sessions=150", "searchers=2"]
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "scripts.lifecycle", *settings, *dataset],
