@@ -46,12 +46,7 @@ async def stop(experiment_id: FromPath[str], ctx: Ctx) -> ExperimentView:
 @post("/{experiment_id:str}/check", status_code=200)
 async def check(experiment_id: FromPath[str], ctx: Ctx) -> ExperimentView:
     """Run the decision sweep's check of this experiment now instead of at the next sweep."""
-    found = await handler.get(experiment_id, ctx)
-    if found.state in ("running", "deciding"):
-        stored = await handler.store(ctx).get(experiment_id)
-        if stored is not None:
-            await decide.check(stored, ctx)
-    return await handler.get(experiment_id, ctx)
+    return await decide.check_now(experiment_id, ctx)
 
 
 router = Router(

@@ -12,19 +12,21 @@ from __future__ import annotations
 import asyncio
 import time
 
+import msgspec
+
 from functions.context import Context
-from functions.errors import PermanentFailure
+from functions.errors import NotFound, PermanentFailure
 from functions.experiments import logic
-from functions.experiments.handler import store, tallied
-from functions.experiments.messages import DecideRequest, DecideResult
+from functions.experiments.handler import store, tallied, view
+from functions.experiments.messages import DecideRequest, DecideResult, ExperimentView
 from functions.experiments.sequential import Tally, decide
-from functions.records import Experiment, NewTask, Task
+from functions.records import LIVE_STATES, Experiment, NewTask, Task
+from functions.serving.unused import undeploy_if_unused
 from functions.tasks import handler as tasks
 from functions.tasks.messages import Accepted
 
 DECIDE_KIND = "experiments.decide"
 SWITCH_KIND = "reindex.switch"
-UNDEPLOY_KIND = "deployment.undeploy"
 
 
 async def sweep(ctx: Context) -> str:
@@ -34,6 +36,17 @@ async def sweep(ctx: Context) -> str:
     for experiment in await store(ctx).live():
         said.append(f"{experiment.id}: {await check(experiment, ctx)}")
     return "; ".join(said) or "no live experiment"
+
+
+async def check_now(experiment_id: str, ctx: Context) -> ExperimentView:
+    """`POST /experiments/{id}/check`: the sweep's check of one experiment now, then its view."""
+    experiment = await store(ctx).get(experiment_id)
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
+    if experiment.state in LIVE_STATES:
+        await check(experiment, ctx)
+        experiment = await store(ctx).get(experiment_id) or experiment
+    return await view(experiment, ctx)
 
 
 async def check(experiment: Experiment, ctx: Context) -> str:
@@ -59,15 +72,8 @@ async def check(experiment: Experiment, ctx: Context) -> str:
     if decision.verdict is None:
         return f"running ({counts.sessions} sessions, p {decision.p_value:.4f})"
     action = logic.action_for(experiment, decision.verdict)
-    frozen = {
-        "searches": now.searches,
-        "sessions": counts.sessions,
-        "candidate_wins": counts.candidate,
-        "control_wins": counts.control,
-        "ties": counts.ties,
-        "statistic": decision.statistic,
-        "p_value": decision.p_value,
-    }
+    frozen = msgspec.structs.asdict(now) | {"statistic": decision.statistic, "p_value": decision.p_value}
+    del frozen["win_share_curve"]
     decided = await experiments.decide(experiment.id, decision.verdict, action, decision.reason, frozen)
     if decided is None:
         return "ended meanwhile"
@@ -152,29 +158,19 @@ async def _wait(accepted: Accepted, ctx: Context) -> Task:
 
 
 async def _discard(experiment: Experiment, ctx: Context) -> tuple[str, str | None]:
-    """Drop the candidate collection; undeploy its model version when it is deployed and no other
-    collection of the index uses it."""
+    """Drop the candidate collection; undeploy its model version when no other collection of the index
+    uses it."""
+    candidate = experiment.candidate_collection_id
+    outcome = await ctx.collections.drop_collection(candidate, ctx.config.collections.drop_grace_s)
+    detail = f"candidate {candidate} {outcome}"
     # The version comes from the experiment, not the collection row: a retry after the drop still
     # finds what to undeploy.
     version = experiment.candidate_model_version
-    outcome = await ctx.collections.drop_collection(
-        experiment.candidate_collection_id, ctx.config.collections.drop_grace_s
-    )
-    detail = f"candidate {experiment.candidate_collection_id} {outcome}"
-    if ctx.deployments is None:
+    key = f"experiment:{experiment.id}:undeploy"
+    new = await undeploy_if_unused(experiment.index_name, version, ctx, idempotency_key=key)
+    if new is None:
         return detail, None
-    remaining = await ctx.collections.collections_of(experiment.index_name)
-    if any(c.model_version == version for c in remaining):
-        return detail, None
-    name = ctx.embedders.registered_name(experiment.index_name)
-    if await ctx.deployments.get(f"{name}@{version}") is None:
-        return detail, None
-    new = NewTask(
-        kind=UNDEPLOY_KIND,
-        request={"model": name, "version": version},
-        idempotency_key=f"experiment:{experiment.id}:undeploy",
-    )
-    return f"{detail}; undeploying {name}@{version}", (await tasks.submit(new, ctx)).task_id
+    return f"{detail}; undeploying {new.request['model']}@{version}", (await tasks.submit(new, ctx)).task_id
 
 
 def _result(experiment: Experiment, detail: str, subtasks: dict[str, str]) -> DecideResult:

@@ -17,7 +17,6 @@ from functions.tasks import handler as tasks
 from functions.tasks.logic import is_terminal
 
 DEPLOY_KIND = "deployment.deploy"
-UNDEPLOY_KIND = "deployment.undeploy"
 
 
 async def version_model_name(index: str, version: str, ctx: Context) -> str:

@@ -11,8 +11,8 @@ from functions.feedback.session_replay import REPLAY_KIND
 from functions.records import Collection, Index, NewTask
 from functions.reindex import logic
 from functions.reindex.messages import CleanupResult, Kept, SwitchRequest, SwitchResult
-from functions.reindex.models import UNDEPLOY_KIND
 from functions.reindex.parent import stores
+from functions.serving.unused import undeploy_if_unused
 from functions.tasks import handler as tasks
 
 CHAMPION = "champion"
@@ -136,16 +136,6 @@ async def cleanup(index_name: str, ctx: Context) -> CleanupResult:
 
 
 async def _undeploy(dropped: Collection, ctx: Context) -> list[str]:
-    """Undeploy the dropped collection's model version when it is deployed (Triton) and no other
-    collection of the index uses it. Whether this process embeds through Triton does not matter: the
-    web process may embed queries in-process while the gpu pool embeds through Triton."""
-    if ctx.deployments is None:
-        return []
-    remaining = await ctx.collections.collections_of(dropped.index_name)
-    if any(c.model_version == dropped.model_version for c in remaining):
-        return []
-    name = ctx.embedders.registered_name(dropped.index_name)
-    if await ctx.deployments.get(f"{name}@{dropped.model_version}") is None:
-        return []
-    new = NewTask(kind=UNDEPLOY_KIND, request={"model": name, "version": dropped.model_version})
-    return [(await tasks.submit(new, ctx)).task_id]
+    """Undeploy the dropped collection's model version when no other collection of the index uses it."""
+    new = await undeploy_if_unused(dropped.index_name, dropped.model_version, ctx)
+    return [] if new is None else [(await tasks.submit(new, ctx)).task_id]
