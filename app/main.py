@@ -16,6 +16,7 @@ from app.deps import DEPENDENCIES
 from app.errors import EXCEPTION_HANDLERS
 from app.problems import document_problems
 from app.routes import (
+    autopilot,
     clickstream,
     deployments,
     experiments,
@@ -64,6 +65,7 @@ def create_app(config: AppConfig | None = None, context: Context | None = None) 
             reindex.router,
             deployments.router,
             experiments.router,
+            autopilot.router,
         ],
         security=[{"apiKey": []}],
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from functions.config import AppConfig
 from functions.ports import (
+    AutopilotStore,
     ClickstreamStore,
     CollectionStore,
     DeploymentStore,
@@ -17,6 +18,7 @@ from functions.ports import (
     FeedbackDataStore,
     HealthCheck,
     ImprovementStore,
+    Lineage,
     Loader,
     ModelRegistry,
     ModelServer,
@@ -73,6 +75,9 @@ class Context:
     reindex_data: ReindexData | None = None
     # Online experiments and the tally's clickstream read (None: not wired; search then never interleaves).
     experiments: ExperimentStore | None = None
+    # The autopilot's policies and cycles, and their lineage in MLflow (None: not wired here).
+    autopilot: AutopilotStore | None = None
+    lineage: Lineage | None = None
     # The task the handler runs for (set with `progress`; None outside a task).
     task_id: str | None = None
 

@@ -22,6 +22,7 @@ from jobs.embedding import query_models
 from jobs.envfile import load_env_file
 from jobs.secrets import announce_generated, ensure_local_secrets, require_prod_secrets
 from jobs.stores import (
+    autopilot,
     clickstream,
     collections,
     deployments,
@@ -39,6 +40,7 @@ from jobs.stores import (
     vectors,
     webhooks,
 )
+from jobs.stores.mlflow_lineage import MlflowLineage
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
@@ -204,6 +206,8 @@ async def build_context(config: AppConfig, role: str) -> Context:
         reindex=reindex.PostgresReindexStore(pool),
         reindex_data=reindex_data.PostgresReindexData(pool, config.collections),
         experiments=experiments.PostgresExperimentStore(pool),
+        autopilot=autopilot.PostgresAutopilotStore(pool),
+        lineage=MlflowLineage(config.mlflow),
         health=health,
         closers=(transport.aclose, redis.aclose, pool.close),
         trainer=trainer,

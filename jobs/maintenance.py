@@ -7,6 +7,7 @@ from typing import Any
 
 from arq import Retry
 
+from functions.autopilot import tick as autopilot
 from functions.context import Context
 from functions.errors import PermanentFailure
 from functions.experiments import decide as experiments
@@ -85,3 +86,9 @@ async def sweep_experiments(arq_ctx: dict[str, Any]) -> str:
     """Decide (or abort) the live experiments the test has settled."""
     ctx: Context = arq_ctx["app"]
     return await experiments.sweep(ctx)
+
+
+async def autopilot_tick(arq_ctx: dict[str, Any]) -> str:
+    """Start the autopilot cycles that are due and move running ones on."""
+    ctx: Context = arq_ctx["app"]
+    return await autopilot.tick(ctx)

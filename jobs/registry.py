@@ -93,6 +93,18 @@ JOBS: dict[str, JobSpec] = {
             "cpu",
         ),
         JobSpec(
+            "reindex.cleanup",
+            "functions.reindex.handler:cleanup_job",
+            "functions.reindex.messages:CleanupRequest",
+            "cpu",
+        ),
+        JobSpec(
+            "experiments.start",
+            "functions.experiments.handler:start_job",
+            "functions.experiments.messages:StartExperiment",
+            "cpu",
+        ),
+        JobSpec(
             "experiments.decide",
             "functions.experiments.decide:apply",
             "functions.experiments.messages:DecideRequest",
@@ -110,6 +122,18 @@ JOBS: dict[str, JobSpec] = {
             "functions.deployment.messages:DeployRequest",
             "cpu",
         ),
+        JobSpec(
+            "autopilot.cycle",
+            "functions.autopilot.cycle:run_cycle",
+            "functions.autopilot.messages:CycleRequest",
+            "cpu",
+        ),
+        JobSpec(
+            "autopilot.step",
+            "functions.autopilot.cycle:advance",
+            "functions.autopilot.messages:CycleRequest",
+            "cpu",
+        ),
     )
 }
 
@@ -119,6 +143,8 @@ WEBHOOK_JOB = "webhooks.deliver"
 IMPROVEMENT_SWEEP_JOB = "improvement.sweep"
 # Periodic: decide the experiments the test has settled (functions/experiments/decide.py).
 EXPERIMENTS_SWEEP_JOB = "experiments.sweep"
+# Periodic: start the autopilot cycles that are due and move running ones on (functions/autopilot/tick.py).
+AUTOPILOT_TICK_JOB = "autopilot.tick"
 
 
 def jobs_for(queue: QueueName, registry: dict[str, JobSpec] | None = None) -> list[JobSpec]:

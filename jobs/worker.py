@@ -13,9 +13,10 @@ from arq.worker import Function, Worker, func
 from functions.config import AppConfig
 from jobs import serde, sweeper
 from jobs.bootstrap import build_context, close_context, load_config
-from jobs.maintenance import deliver_webhook, sweep_experiments, sweep_idle_sessions
+from jobs.maintenance import autopilot_tick, deliver_webhook, sweep_experiments, sweep_idle_sessions
 from jobs.outages import until_up
 from jobs.registry import (
+    AUTOPILOT_TICK_JOB,
     EXPERIMENTS_SWEEP_JOB,
     IMPROVEMENT_SWEEP_JOB,
     JOBS,
@@ -79,6 +80,9 @@ def settings_for(queue: QueueName, overrides: tuple[str, ...] = ()) -> dict[str,
             decide: WorkerCoroutine = sweep_experiments  # type: ignore[assignment]
             minute, second = cron_times(config.experiments.check_interval_s)
             crons.append(cron(decide, name=EXPERIMENTS_SWEEP_JOB, minute=minute, second=second, unique=True))
+        tick: WorkerCoroutine = autopilot_tick  # type: ignore[assignment]
+        minute, second = cron_times(config.autopilot.tick_interval_s)
+        crons.append(cron(tick, name=AUTOPILOT_TICK_JOB, minute=minute, second=second, unique=True))
     return {
         "functions": functions_for(queue, config),
         "cron_jobs": crons,

@@ -18,7 +18,13 @@ from functions.config.data_plane import (
     UpsertionConfig,
 )
 from functions.config.fine_tuning import FineTuningConfig, FineTuningPreset, NegativesMode, Weighting
-from functions.config.rollout import DeploymentConfig, ExperimentsConfig, ReindexConfig, TritonServerConfig
+from functions.config.rollout import (
+    AutopilotConfig,
+    DeploymentConfig,
+    ExperimentsConfig,
+    ReindexConfig,
+    TritonServerConfig,
+)
 from functions.config.services import (
     ApiConfig,
     DatabaseConfig,
@@ -36,6 +42,7 @@ from functions.structs import Struct
 __all__ = [
     "ApiConfig",
     "AppConfig",
+    "AutopilotConfig",
     "ClickstreamConfig",
     "CollectionsConfig",
     "DatabaseConfig",
@@ -87,3 +94,4 @@ class AppConfig(Struct, frozen=True, kw_only=True):
     deployment: DeploymentConfig
     reindex: ReindexConfig
     experiments: ExperimentsConfig
+    autopilot: AutopilotConfig

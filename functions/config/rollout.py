@@ -77,3 +77,15 @@ class ExperimentsConfig(Struct, frozen=True, kw_only=True):
     check_interval_s: Annotated[int, Meta(ge=1, le=3600)]
     running_cache_s: NonNegFloat
     action_timeout_s: Annotated[float, Meta(gt=0)]
+
+
+class AutopilotConfig(Struct, frozen=True, kw_only=True):
+    """conf/autopilot/default.yaml: the global switch, the tick, and the defaults of a new policy."""
+
+    enabled: bool
+    tick_interval_s: Annotated[int, Meta(ge=1, le=3600)]
+    min_new_sessions: PositiveInt
+    min_interval_s: NonNegFloat
+    preset: str
+    cleanup_grace_s: NonNegFloat
+    history: PositiveInt

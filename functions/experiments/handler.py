@@ -64,6 +64,15 @@ async def start(req: StartExperiment, ctx: Context) -> ExperimentView:
     return await view(created, ctx)
 
 
+async def start_job(req: StartExperiment, ctx: Context) -> ExperimentView:
+    """The experiments.start job (the autopilot's experiment step): start the experiment, or, on a
+    retry of a job that already started it, the one this candidate is in."""
+    for found in await store(ctx).of_index(req.index, 20):
+        if found.candidate_collection_id == req.candidate_collection_id:
+            return await view(found, ctx)
+    return await start(req, ctx)
+
+
 async def _candidate(req: StartExperiment, blue: Collection, ctx: Context) -> Collection:
     """The candidate collection, refused when it is blue, of another index, or still being built."""
     field = "candidate_collection_id"

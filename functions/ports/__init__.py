@@ -1,6 +1,10 @@
 """Ports: the only way a stage reaches the world, one module per concern; adapters in jobs/stores
 implement them. Every protocol is re-exported here, so `from functions.ports import X` names any of them."""
 
+from functions.ports.autopilot import (
+    AutopilotStore,
+    Lineage,
+)
 from functions.ports.clickstream import (
     ClickstreamStore,
     ImprovementStore,
@@ -43,6 +47,7 @@ from functions.ports.training import (
 )
 
 __all__ = [
+    "AutopilotStore",
     "ClickstreamStore",
     "CollectionReader",
     "CollectionStore",
@@ -54,6 +59,7 @@ __all__ = [
     "HealthCheck",
     "ImprovementStore",
     "ImprovementUnit",
+    "Lineage",
     "Loader",
     "ModelRegistry",
     "ModelServer",

@@ -6,6 +6,14 @@ so ports and stages can both depend on them without a circle."""
 from functions.records.arrays import (
     Vectors,
 )
+from functions.records.autopilot import (
+    Cycle,
+    CycleStep,
+    ExperimentPolicy,
+    Outcome,
+    Policy,
+    StepRecord,
+)
 from functions.records.collections import (
     Collection,
     CollectionStatus,
@@ -117,6 +125,8 @@ __all__ = [
     "BatchRow",
     "Collection",
     "CollectionStatus",
+    "Cycle",
+    "CycleStep",
     "Deployment",
     "DeploymentState",
     "DropOutcome",
@@ -126,6 +136,7 @@ __all__ = [
     "Example",
     "Exists",
     "Experiment",
+    "ExperimentPolicy",
     "ExperimentState",
     "ExportedVersion",
     "ExternalSource",
@@ -155,8 +166,10 @@ __all__ = [
     "ObjectId",
     "ObjectVectors",
     "ObjectWrite",
+    "Outcome",
     "PartHit",
     "PayloadPath",
+    "Policy",
     "PostgresSource",
     "Range",
     "RecordedSearch",
@@ -172,6 +185,7 @@ __all__ = [
     "SourceBatch",
     "SourceRecord",
     "SourceRow",
+    "StepRecord",
     "StoredEvent",
     "StoredObject",
     "StoredSession",

@@ -17,6 +17,7 @@ from functions.reindex.run import BATCH_KIND as BATCH_KIND
 from functions.reindex.run import RUN_KIND as RUN_KIND
 from functions.reindex.run import run as run
 from functions.reindex.switch import cleanup as cleanup
+from functions.reindex.switch import cleanup_job as cleanup_job
 from functions.reindex.switch import rollback as rollback
 from functions.reindex.switch import switch_job as switch_job
 from functions.reindex.switch import switch_to as switch_to

@@ -113,13 +113,17 @@ class SwitchRequest(Struct, frozen=True, kw_only=True):
     collection_id: CollectionId
 
 
-class CleanupRequest(Struct, frozen=True, kw_only=True):
-    index: IndexName
-
-
 class Kept(Struct, frozen=True, kw_only=True):
     collection_id: str
     reason: str
+
+
+class CleanupRequest(Struct, frozen=True, kw_only=True):
+    """The `reindex.cleanup` job (the autopilot's cleanup step): `POST /indexes/{name}/cleanup` as a task,
+    with the rollback window `grace_s` (default reindex.cleanup_grace_s)."""
+
+    index: IndexName
+    grace_s: Annotated[float, Meta(ge=0)] | None = None
 
 
 class CleanupResult(Struct, frozen=True, kw_only=True):

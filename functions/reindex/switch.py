@@ -10,7 +10,7 @@ from functions.errors import Conflict, NotFound
 from functions.feedback.session_replay import REPLAY_KIND
 from functions.records import Collection, Index, NewTask
 from functions.reindex import logic
-from functions.reindex.messages import CleanupResult, Kept, SwitchRequest, SwitchResult
+from functions.reindex.messages import CleanupRequest, CleanupResult, Kept, SwitchRequest, SwitchResult
 from functions.reindex.parent import stores
 from functions.serving.unused import undeploy_if_unused
 from functions.tasks import handler as tasks
@@ -95,7 +95,12 @@ async def rollback(index_name: str, ctx: Context) -> SwitchResult:
     return await _blue(index_name, target, ctx)
 
 
-async def cleanup(index_name: str, ctx: Context) -> CleanupResult:
+async def cleanup_job(req: CleanupRequest, ctx: Context) -> CleanupResult:
+    """The reindex.cleanup job: the cleanup below with the request's rollback window."""
+    return await cleanup(req.index, ctx, grace_s=req.grace_s)
+
+
+async def cleanup(index_name: str, ctx: Context, grace_s: float | None = None) -> CleanupResult:
     """Drop the index's old collections: the previous blue once the grace period after the switch is
     over, sources of switched reindexes, destinations of failed or cancelled ones; never the blue
     collection, one a reindex is building, or the rollback target inside its grace period."""
@@ -119,7 +124,7 @@ async def cleanup(index_name: str, ctx: Context) -> CleanupResult:
             previous_id=index.previous_blue_collection_id,
             switched_at=index.updated_at,
             now=now,
-            grace_s=ctx.config.reindex.cleanup_grace_s,
+            grace_s=ctx.config.reindex.cleanup_grace_s if grace_s is None else grace_s,
             writing_ids=writing,
         )
         if reason is None:

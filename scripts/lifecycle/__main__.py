@@ -2,13 +2,12 @@
 
 1. register and deploy the base model, create the index (blue collection); 2. upsert the corpus;
 3. simulated users search the train queries and click; 4. online improvement from that feedback;
-5. fine-tuning from the clickstream, with its offline guard; 6. deployment of the challenger;
-7. reindex into a candidate collection while a client keeps writing; 8. an online experiment: simulated
-users search train and test queries on interleaved lists until the sequential test decides, which
-switches the candidate blue (searches running throughout) or discards it; 9. cleanup of the old
-collection and model. Quality is measured on the held-out test queries and on the train queries users
-clicked, after 2, 4 and 9. When the guard refuses the challenger, steps 6-9 rebuild on the champion
-(refused=champion). A second run continues from the new champion.
+5. the autopilot is turned on for the index and runs one cycle by itself: fine-tuning from the
+clickstream with its offline guard, deployment of the challenger, reindex into a candidate collection
+(a client keeps writing), an online experiment decided by simulated users' clicks on interleaved lists,
+then the switch (searches running throughout) or the discard, and cleanup after the rollback window.
+Quality is measured on the held-out test queries and on the train queries users clicked, after 2, 4 and
+5. A second run on the same index runs a second cycle from the new champion.
 """
 
 from __future__ import annotations
@@ -22,22 +21,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from jobs.bootstrap import ROOT, load_config
 from scripts.lifecycle.api_client import Api, Skipped
-from scripts.lifecycle.experiment import run_experiment
+from scripts.lifecycle.autopilot import policy_body, run_cycle
+from scripts.lifecycle.autopilot import summary as cycle_summary
 from scripts.lifecycle.experiment import summary as experiment_summary
 from scripts.lifecycle.load import SearchLoad, WriteLoad
 from scripts.lifecycle.report import Report
 from scripts.lifecycle.steps import (
     Split,
-    cleanup,
     deploy,
-    fine_tune,
     index_name,
     load_data,
     measure,
-    reindex_only,
     remove,
     runs_of,
-    switch,
     upsert,
 )
 from scripts.services.stack import running_stack
@@ -86,114 +82,63 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     )
 
     overrides = OmegaConf.to_container(cfg.overrides) if cfg.overrides else None
-    tuned = fine_tune(api, cfg.index, cfg.preset, overrides, benchmark=test)  # type: ignore[arg-type]
-    champion, challenger = tuned.get("champion") or {}, tuned.get("challenger") or {}
-    bench = tuned.get("benchmark") or {}
-    p_value = tuned.get("p_value")
-    on_qrels = (
-        f"; on the test qrels {bench['champion']['ndcg_at_10']:.4f} → {bench['challenger']['ndcg_at_10']:.4f}"
-        if bench
-        else ""
-    )
+    body = policy_body(cfg, overrides)  # type: ignore[arg-type]
+    policy = api.call("PUT", f"/indexes/{cfg.index}/autopilot", json=body)
     report.step(
-        "fine-tune",
-        f"{tuned['status']}: nDCG@10 {champion.get('ndcg_at_10', 0):.4f} → "
-        f"{challenger.get('ndcg_at_10', 0):.4f} on held-out clicks{on_qrels}, "
-        f"gate p={p_value if p_value is not None else float('nan'):.3f}, promoted={tuned.get('promoted')}, "
-        f"rule={tuned.get('rule')!r}, version {tuned.get('registered_version')}",
+        "autopilot",
+        f"on for {cfg.index}: preset {policy['preset']}, experiment {policy['experiment']}, rollback "
+        f"window {policy['cleanup_grace_s']} s; {len(policy['history'])} earlier cycles",
     )
-    report.figures["fine_tuning"] = {
-        k: tuned.get(k) for k in ("champion", "challenger", "p_value", "promoted", "benchmark")
-    }
-    challenger_version = tuned.get("registered_version")
-    promoted = bool(tuned.get("promoted")) and challenger_version is not None
-    nothing_to_deploy = cfg.refused == "stop" or (cfg.refused == "challenger" and challenger_version is None)
-    if not promoted and nothing_to_deploy:
-        report.step(
-            "stop",
-            "the offline guard refused the challenger (broken, or worse with significance): nothing to "
-            "deploy (never put a worse model before users)",
-        )
-        report.measure("final", report.quality["improved"])
-        _skips(report, skipped, clicked.skipped)
-        return
-    report.figures["promoted"] = promoted
-    # refused=champion: steps 6-9 rebuild the index on the champion's own version (a new collection,
-    # the improvement replayed) and switch to it: every step runs and nothing the guard refused is served.
-    new_version = challenger_version if promoted or cfg.refused == "challenger" else version
-    if not promoted:
-        report.step(
-            "refused",
-            f"the guard kept the champion; refused={cfg.refused} runs steps 6-9 with version {new_version}"
-            + (" (mechanics only: not what a deployment would do)" if cfg.refused == "challenger" else ""),
-        )
-    if cfg.triton:
-        deployed = deploy(api, model, new_version)
-        report.step("deploy", f"{model}@{new_version} ready (parity {deployed.get('served_parity')})")
-
     queries = list(train.queries.values()) + list(test.queries.values())
+    catalog = sample_catalog.Catalog(
+        items=items, queries={**train.queries, **test.queries}, qrels={**train.qrels, **test.qrels}
+    )
     writer = WriteLoad(url, key, cfg.index, items[: cfg.write_template])
     with SearchLoad(url, key, cfg.index, queries, clients=cfg.searchers) as searchers:
-        with writer:
-            built = reindex_only(api, cfg.index, new_version, cfg.reindex_batch)
-        candidate = built["destination_collection_id"]
-        report.step(
-            "reindex",
-            f"{built['items']} objects into {candidate} at {built['items_per_s']:.0f}/s (counts equal: "
-            f"{built['verification']['counts_equal']}, top-10 probe overlap "
-            f"{built['verification']['probe_overlap']}); writes during it: +{writer.upserted} "
-            f"-{writer.deleted} ({writer.failed} failed); improvement of {built['replayed_sessions']} "
-            "sessions carried over",
-        )
-        if not promoted:
-            switched = switch(api, candidate, searchers)
-            report.step("switch", _switched(switched, searchers))
-    report.figures["replayed_sessions"] = built["replayed_sessions"]
-    failed = searchers.failed
-    if promoted:
-        # The online experiment decides: fewer searchers, as each interleaved search embeds twice.
-        catalog = sample_catalog.Catalog(
-            items=items, queries={**train.queries, **test.queries}, qrels={**train.qrels, **test.qrels}
-        )
-        with SearchLoad(url, key, cfg.index, queries, clients=cfg.experiment.searchers) as watchers:
-            ended = run_experiment(api, cfg.index, candidate, catalog, settings, cfg.experiment)
-        failed += watchers.failed
+        watch = run_cycle(api, cfg.index, cfg, catalog, settings, writer, report.step)
+    view = watch.view
+    report.step("cycle", f"{cycle_summary(watch)}; {searchers.ok} searches, {searchers.failed} failed")
+    report.figures["cycle"] = {
+        k: view.get(k) for k in ("id", "outcome", "failed_step", "error", "facts", "steps", "step_seconds")
+    } | {"sessions_simulated": watch.sessions_simulated, "rounds": watch.rounds}
+    report.figures["failed_searches"] = searchers.failed
+    report.figures["writes_during_reindex"] = {
+        "upserted": writer.upserted,
+        "deleted": writer.deleted,
+        "failed": writer.failed,
+    }
+    report.figures["promoted"] = view["outcome"] in ("switched", "discarded")
+    report.figures["replayed_sessions"] = _replayed_at_reindex(api, view)
+    experiment_id = view["facts"].get("experiment_id")
+    if experiment_id:
+        ended = api.call("GET", f"/experiments/{experiment_id}")
         report.figures["experiment"] = {
             k: ended.get(k) for k in ("state", "verdict", "action", "reason", "tally", "decided_tally")
-        } | {"sessions_simulated": ended["sessions_simulated"], "rounds": ended["rounds"]}
+        }
         report.step("experiment", experiment_summary(ended))
-        went_blue = ended.get("action") == "switch" and ended["state"] == "decided"
-        report.step(
-            "switch",
-            f"blue → {candidate} by the experiment; {watchers.ok} searches during it, {watchers.failed} "
-            f"failed; {ended['replayed']} late sessions caught up"
-            if went_blue
-            else f"none: blue stays {blue['id']} ({ended['state']}: {ended.get('action')})",
-        )
-    report.figures["failed_searches"] = failed
     detail = _complete(api, cfg.index, len(items), writer)
     report.figures["final_objects"] = detail["objects"]
-    # What serves at the end, as the API reports it (a refused challenger must not be it).
+    # What serves at the end, as the API reports it (a refused or discarded challenger must not be it).
     report.figures["versions"] = {
         "base": version,
-        "challenger": challenger_version,
+        "challenger": view["facts"].get("challenger_version"),
         "blue": detail["blue"]["model_version"],
     }
-    done = cleanup(api, cfg.index, cfg.cleanup_grace_s)
     # The writer's copies of corpus items (new ids, no judgements) would crowd the judged originals
     # out of the top 10: the final quality is measured on the corpus the base was measured on.
     removed = remove(api, cfg.index, sorted(writer.expected), cfg.batch_size)
-    report.step("cleanup", "; ".join([*done, f"removed the {removed} copies the live writer left"]))
+    report.step("cleanup", f"removed the {removed} copies the live writer left")
     report.measure("final", measure(api, cfg.index, sets, skipped))
     _skips(report, skipped, clicked.skipped)
 
 
-def _switched(switched: dict[str, Any], searchers: SearchLoad) -> str:
-    return (
-        f"blue → {switched['destination_collection_id']}; {searchers.ok} searches, {searchers.failed} failed "
-        f"({searchers.errors[:2]}), refused by status {dict(searchers.refused)}; "
-        f"{switched['caught_up_sessions']} late sessions caught up"
-    )
+def _replayed_at_reindex(api: Api, view: dict[str, Any]) -> int:
+    """Sessions the reindex step replayed into the candidate (what users taught the old collection)."""
+    step = next((s for s in view["steps"] if s["step"] == "reindex"), None)
+    if step is None or not step["task_id"]:
+        return 0
+    result = api.call("GET", f"/tasks/{step['task_id']}").get("result") or {}
+    return int(result.get("replayed_sessions") or 0)
 
 
 def _skips(report: Report, measured: Skipped, simulated: Skipped) -> None:
@@ -221,8 +166,6 @@ def _complete(api: Api, index: str, base_items: int, writer: WriteLoad) -> dict[
 def main(cfg: DictConfig) -> None:
     """Run the lifecycle against a stack started here (or an existing one, `api_url=`)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the report
-    if cfg.refused not in ("stop", "champion", "challenger"):
-        raise SystemExit(f"refused={cfg.refused!r}: expected stop, champion or challenger")
     if cfg.index is None:  # named after the dataset, so another dataset never lands in `demo`
         cfg.index = index_name(cfg.dataset)
     config = load_config()  # also creates the local admin key on first use

@@ -1,0 +1,59 @@
+"""Ports of the autopilot stage: policies and cycles (jobs/stores/autopilot.py), and the lineage of a
+cycle in the model registry (jobs/stores/mlflow_lineage.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from functions.records import Cycle, CycleStep, Outcome, Policy, StepRecord
+
+
+class AutopilotStore(Protocol):
+    """The autopilot tables, and the clickstream count that says whether a cycle is due."""
+
+    async def put_policy(self, policy: Policy) -> Policy: ...
+    async def policy(self, index: str) -> Policy | None: ...
+    async def policies(self) -> list[Policy]: ...
+    async def set_paused(self, index: str, paused: bool) -> Policy | None: ...
+    async def closed_sessions(self, index: str, since: datetime | None) -> int: ...
+    # None: the index already has a running cycle.
+    async def start_cycle(self, cycle_id: str, index: str, sessions: int) -> Cycle | None: ...
+    async def get_cycle(self, cycle_id: str) -> Cycle | None: ...
+    async def running_cycle(self, index: str) -> Cycle | None: ...
+    async def running_cycles(self) -> list[Cycle]: ...
+    async def cycles(self, index: str, limit: int) -> list[Cycle]: ...
+    async def set_cycle_task(self, cycle_id: str, task_id: str) -> None: ...
+    # Each moves a running cycle on from `step` only (None: it was not there any more).
+    async def advance(
+        self,
+        cycle_id: str,
+        step: CycleStep,
+        to: CycleStep,
+        task_id: str | None,
+        done: StepRecord,
+        facts: dict[str, Any],
+    ) -> Cycle | None: ...
+    async def end_cycle(
+        self,
+        cycle_id: str,
+        step: CycleStep,
+        outcome: Outcome,
+        done: Sequence[StepRecord],
+        facts: dict[str, Any],
+        error: str | None,
+    ) -> Cycle | None: ...
+
+
+class Lineage(Protocol):
+    """A cycle in the model registry (MLflow): a parent run holding the fine-tuning run, the experiment's
+    tally and the decision; tags on the registered version it made."""
+
+    async def start(
+        self, index: str, registered_model: str, cycle_id: str, params: dict[str, Any]
+    ) -> str: ...
+    async def adopt(self, cycle_run_id: str, child_run_id: str) -> None: ...
+    async def log(self, run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None: ...
+    async def end(self, run_id: str, status: str) -> None: ...
+    async def tag_version(self, registered_model: str, version: str, tags: dict[str, str]) -> None: ...
