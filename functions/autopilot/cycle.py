@@ -12,6 +12,8 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
+import msgspec
+
 from functions.autopilot import lineage, logic
 from functions.autopilot.messages import CycleRequest, CycleResult
 from functions.autopilot.observe import observe
@@ -101,6 +103,9 @@ async def advance(req: CycleRequest, ctx: Context) -> CycleResult:
         return await end(cycle, move, done, ctx)
     if cycle.step == "start":
         move = logic.Move(to=to, facts={"mlflow_run_id": await lineage.start(cycle, policy, ctx)})
+        done = msgspec.structs.replace(
+            done, detail=f"{cycle.sessions_at_start} closed sessions since the last cycle"
+        )
     try:
         work = await _submit_work(cycle, to, policy, cycle.facts | move.facts, ctx)
     except DomainError as exc:  # the stage refused the step's request: the cycle cannot go on

@@ -30,6 +30,8 @@ async def put_policy(index: str, req: PutPolicy, ctx: Context) -> AutopilotView:
     blue = await ctx.collections.blue(index)
     if blue is None:
         raise NotFound(f"index {index!r} does not exist", field="name")
+    if req.min_new_sessions is not None and req.min_new_sessions < 1:
+        raise InvalidInput("min_new_sessions must be at least 1", field="min_new_sessions")
     preset = req.preset or cfg.preset
     resolve_preset(ctx.config, preset, req.overrides)  # 422 naming preset or overrides.<key>
     experiment = req.experiment or ExperimentSettings()

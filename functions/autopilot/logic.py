@@ -95,7 +95,10 @@ def after(step: CycleStep, seen: Observed, *, deploys: bool) -> Move:
     if step == "fine_tuning":
         return _after_training(result, deploys)
     if step == "deployment":
-        return Move(to="reindex", detail=f"version {result.get('version')} ready to serve")
+        return Move(
+            to="reindex",
+            detail=f"{result.get('id')} {result.get('state')} in Triton (parity {result.get('served_parity')})",
+        )
     if step == "reindex":
         dest = result.get("destination_collection_id")
         return Move(
@@ -125,8 +128,14 @@ def _after_training(result: dict[str, Any], deploys: bool) -> Move:
             facts=facts,
             detail=f"the guard refused version {version}: {result.get('rule')}",
         )
-    scores = f"nDCG@10 {facts['champion_ndcg10']} → {facts['challenger_ndcg10']} on held-out clicks"
+    scores = (
+        f"nDCG@10 {_num(facts['champion_ndcg10'])} → {_num(facts['challenger_ndcg10'])} on held-out clicks"
+    )
     return Move(to="deployment" if deploys else "reindex", facts=facts, detail=f"version {version}: {scores}")
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else str(value)
 
 
 def _after_experiment(result: dict[str, Any], seen: Observed) -> Move:

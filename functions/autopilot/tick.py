@@ -68,6 +68,11 @@ async def look(cycle: Cycle, policy: Policy | None, ctx: Context) -> str:
     own = await ctx.tasks.get(cycle.task_id)
     if own is not None and own.cancel_requested:
         return await cancel(cycle, ctx)
+    if cycle.step == "start":  # the cycle's own task makes the first move
+        if own is not None and own.status in ("failed", "cancelled"):
+            error = own.error.message if own.error else own.status
+            return (await _fail(cycle, f"the cycle's task {own.status}: {error}", ctx)).detail
+        return "starting"
     seen, _ = await observe(cycle, ctx)
     grace = policy.cleanup_grace_s if policy else 0.0
     waited = logic.elapsed_s(cycle.step_started_at, datetime.now(UTC))

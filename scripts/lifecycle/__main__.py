@@ -94,7 +94,9 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         items=items, queries={**train.queries, **test.queries}, qrels={**train.qrels, **test.qrels}
     )
     writer = WriteLoad(url, key, cfg.index, items[: cfg.write_template])
-    with SearchLoad(url, key, cfg.index, queries, clients=cfg.searchers) as searchers:
+    with SearchLoad(
+        url, key, cfg.index, queries, clients=cfg.searchers, pause_s=cfg.search_pause_s
+    ) as searchers:
         watch = run_cycle(api, cfg.index, cfg, catalog, settings, writer, report.step)
     view = watch.view
     report.step("cycle", f"{cycle_summary(watch)}; {searchers.ok} searches, {searchers.failed} failed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import datetime
 from typing import Any
 
 from scripts.lifecycle.api_client import Api
@@ -150,7 +151,7 @@ def summary(watch: CycleWatch) -> str:
     """One line for the report: the outcome, the step times, and the experiment's decided tally."""
     view = watch.view
     own = sum(s["seconds"] for s in view["steps"])
-    wall = _wall_s(view)
+    wall = wall_s(view)
     outcome = view["outcome"] + (f" at {view['failed_step']}: {view['error']}" if view["failed_step"] else "")
     return (
         f"cycle {view['id'][:8]}: {outcome}; steps {own / 60:.2f} min of their own, {wall / 60:.2f} min "
@@ -158,9 +159,8 @@ def summary(watch: CycleWatch) -> str:
     )
 
 
-def _wall_s(view: dict[str, Any]) -> float:
-    from datetime import datetime
-
+def wall_s(view: dict[str, Any]) -> float:
+    """A cycle's wall time: from its start to its end."""
     began = datetime.fromisoformat(view["started_at"])
     ended = datetime.fromisoformat(view["ended_at"]) if view.get("ended_at") else began
     return (ended - began).total_seconds()

@@ -24,6 +24,7 @@ class SearchLoad:
     index: str
     queries: list[str]
     clients: int = 4
+    pause_s: float = 0.0  # each client's wait between searches (0: back to back)
     ok: int = 0
     failed: int = 0
     refused: Counter[int] = field(default_factory=Counter)  # by status: the query itself, not the stack
@@ -67,6 +68,8 @@ class SearchLoad:
                     status, answer = 0, {"detail": repr(exc)}
                 with self._lock:
                     self._count(status, answer, 1000 * (time.perf_counter() - began))
+                if self.pause_s:
+                    self._stop.wait(self.pause_s)
 
     def _count(self, status: int, answer: dict[str, Any], ms: float) -> None:
         if status == 200:

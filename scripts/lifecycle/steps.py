@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scripts.lifecycle.api_client import Api, Skipped
-from scripts.lifecycle.load import SearchLoad
 from sim import beir, sample_catalog
 from sim.ir_metrics import quality
 
@@ -102,23 +100,6 @@ def deploy(api: Api, model: str, version: str) -> dict[str, Any]:
     return result
 
 
-def fine_tune(
-    api: Api, index: str, preset: str, overrides: dict[str, Any] | None, benchmark: Split | None = None
-) -> dict[str, Any]:
-    """Run a fine-tuning task to its end; its result (scores, promoted, registered version). With a
-    `benchmark` (the held-out test split), the task also scores both models on its qrels."""
-    body: dict[str, Any] = {"index": index, "preset": preset}
-    if overrides:
-        body["overrides"] = overrides
-    if benchmark is not None:
-        body["benchmark"] = {"name": "test qrels", "queries": benchmark.queries, "qrels": benchmark.qrels}
-    accepted = api.call("POST", "/fine-tuning/tasks", json=body)
-    result: dict[str, Any] = api.wait_task(accepted["task_id"], f"fine-tune ({preset})", timeout_s=3600)[
-        "result"
-    ]
-    return result
-
-
 def reindex_only(api: Api, index: str, version: str, batch_size: int) -> dict[str, Any]:
     """Reindex into a new collection of `version` without switching; the reindex task's result."""
     body = {"index": index, "model_version": version, "batch_size": batch_size, "auto_switch": False}
@@ -126,40 +107,3 @@ def reindex_only(api: Api, index: str, version: str, batch_size: int) -> dict[st
     task = api.wait_task(accepted["task_id"], f"reindex → v{version}", timeout_s=3600)
     result: dict[str, Any] = task["result"]
     return result
-
-
-def switch(api: Api, destination: str, searchers: SearchLoad) -> dict[str, Any]:
-    """Switch blue to `destination` with `searchers` searching throughout; the switch's figures."""
-    before = searchers.failed
-    switched = api.call("POST", f"/collections/{destination}/switch")
-    deadline = time.monotonic() + 30
-    while searchers.last_collection() != destination and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)  # searches right after the switch are part of what must not fail
-    caught_up = 0
-    if switched.get("replay_task_id"):  # sessions applied to the old collection since the reindex ended
-        caught_up = api.wait_task(switched["replay_task_id"], "improvement catch-up")["result"]["replayed"]
-    return {
-        "destination_collection_id": destination,
-        "switch_failed": searchers.failed - before,
-        "served_new": searchers.last_collection() == destination,
-        "caught_up_sessions": caught_up,
-    }
-
-
-def cleanup(api: Api, index: str, grace_s: float) -> list[str]:
-    """Once the rollback grace period is over, drop the old collection (`POST /indexes/{name}/cleanup`)
-    and wait for the undeploy of its model version; what was done."""
-    deadline = time.monotonic() + grace_s + 120
-    while True:
-        result = api.call("POST", f"/indexes/{index}/cleanup")
-        if result["dropped"] or not result["kept"]:
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"cleanup kept everything: {result['kept']}")
-        time.sleep(1.0)  # the rollback target is kept for the grace period after the switch
-    done = [f"dropped {', '.join(result['dropped']) or 'nothing'}"]
-    for task_id in result["undeploy_task_ids"]:
-        task = api.wait_task(task_id, "undeploy")
-        done.append(f"undeployed {task['result']['id']}")
-    return done

@@ -1,0 +1,195 @@
+"""kill -9 of the real workers in the middle of an autopilot cycle: the gpu worker during the reindex
+step, the cpu worker during the experiment step. Replacement workers resume each step where it was, and
+the cycle ends once, switched, with one task per step.
+
+The fine-tuning step's task is given (a version registered from the base with one layer perturbed, under
+the key the cycle submits its fine-tuning under, so the cycle finds it done): what this test is about is
+every step after it, each on the real services, the real Triton server and real worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.autopilot.cycle import begin
+from functions.context import Context
+from functions.records import NewTask, Policy
+from functions.tasks.logic import fingerprint
+from tests.support import experiments as support
+from tests.support.data_plane import Client, new_index
+from tests.support.processes import end, procfile_process
+from tests.support.reindex import TOPICS, fetch, register_perturbed, seed
+from tests.support.triton import undeploy_recorded
+
+pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
+# Ticks every second, 3 s leases (a dead worker's task runs again within seconds), reindex batches of 5
+# (the reindex lasts long enough to be killed in).
+OVERRIDES = "autopilot.tick_interval_s=1 experiments.check_interval_s=1 tasks.lease_s=3 reindex.batch_size=5"
+
+
+async def _cycle(ctx: Context, cycle_id: str) -> dict[str, Any]:
+    rows = await fetch(
+        ctx, "SELECT state, step, outcome, error, facts FROM autopilot_cycles WHERE id = $1", cycle_id
+    )
+    return dict(rows[0])
+
+
+async def _until(
+    ctx: Context, cycle_id: str, done: Any, logs: list[Path], timeout_s: float = 180
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = await _cycle(ctx, cycle_id)
+        if done(now):
+            return now
+        tails = "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
+        assert time.monotonic() < deadline, f"{now}\n{tails}"
+        await asyncio.sleep(0.1)
+
+
+async def _given_fine_tuning(
+    ctx: Context, cycle_id: str, parent: str | None, index: str, version: str
+) -> None:
+    """The fine-tuning task the cycle will submit, already done with a promoted challenger."""
+    request = {"index": index, "preset": "tiny"}
+    new = NewTask(
+        kind="fine_tuning.run",
+        request=request,
+        idempotency_key=f"autopilot:{cycle_id}:fine_tuning",
+        parent_id=parent,
+    )
+    task, _ = await ctx.tasks.create(new, fingerprint(new.kind, new.request))
+    result = {
+        "status": "trained",
+        "index": index,
+        "preset": "tiny",
+        "sessions": 20,
+        "needed": 10,
+        "promoted": True,
+        "rule": "given",
+        "registered_version": version,
+    }
+    await ctx.tasks.finish(task.id, "done", result=result)
+
+
+async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_once(
+    client: Client, ctx: Context, tmp_path: Path
+) -> None:
+    index = await new_index(client)
+    await seed(ctx, index, range(40))
+    blue = await ctx.collections.blue(index)
+    assert blue is not None
+    model = ctx.embedders.registered_name(index)
+    version, _ = await asyncio.to_thread(register_perturbed, ctx.config, model)
+    policy = Policy(
+        index_name=index,
+        enabled=True,
+        min_new_sessions=1,
+        min_interval_s=0,
+        preset="tiny",
+        cleanup_grace_s=0.0,
+    )
+    assert ctx.autopilot is not None
+    await ctx.autopilot.put_policy(
+        Policy(**{f: getattr(policy, f) for f in policy.__struct_fields__} | {"experiment": _experiment()})
+    )
+    logs = [tmp_path / name for name in ("cpu-1.log", "gpu-1.log", "cpu-2.log", "gpu-2.log")]
+    cpu = procfile_process("worker", logs[0], OVERRIDES)
+    gpu = procfile_process("gpu", logs[1], OVERRIDES)
+    try:
+        stored = await ctx.autopilot.policy(index)
+        assert stored is not None
+        cycle = await begin(stored, 0, ctx)
+        assert cycle is not None
+        started = await ctx.autopilot.get_cycle(cycle.id)
+        assert started is not None
+        await _given_fine_tuning(ctx, cycle.id, started.task_id, index, version)
+
+        # The reindex step: kill the gpu worker once a batch of the candidate is written.
+        at = await _until(ctx, cycle.id, lambda c: c["step"] == "reindex", logs)
+        await _until_batch_done(ctx, cycle.id, logs)
+        end(gpu, signal.SIGKILL)
+        gpu = procfile_process("gpu", logs[3], OVERRIDES)
+        at = await _until(ctx, cycle.id, lambda c: c["step"] != "reindex", logs)
+        assert at["step"] == "experiment", at
+
+        # The experiment step: users prefer the candidate; kill the cpu worker as it decides.
+        made = 0
+        for n in range(120):
+            if made == 24:
+                break
+            made += await support.session_clicking(
+                client, ctx, index, f"{TOPICS[n % len(TOPICS)]} {n}", "candidate"
+            )
+        experiment = await _until_experiment_left_running(ctx, index, logs)
+        end(cpu, signal.SIGKILL)
+        cpu = procfile_process("worker", logs[2], OVERRIDES)
+        ended = await _until(ctx, cycle.id, lambda c: c["state"] == "ended", logs)
+    finally:
+        end(cpu, signal.SIGTERM)
+        end(gpu, signal.SIGTERM)
+        await undeploy_recorded(ctx)
+    print(f"\nexperiment at the kill: {experiment}")
+    assert ended["outcome"] == "switched", ended
+    index_now = await ctx.collections.get_index(index)
+    assert index_now is not None
+    assert index_now.blue_collection_id == ended["facts"]["candidate_collection_id"]
+    old = await ctx.collections.get_collection(blue.id)
+    assert old is None or old.status != "active"  # cleaned up after the (zero) grace
+    kinds = await fetch(
+        ctx,
+        """SELECT kind, count(*) AS n FROM tasks WHERE idempotency_key LIKE $1 AND kind <> 'autopilot.step'
+        GROUP BY kind""",
+        f"autopilot:{cycle.id}%",
+    )
+    assert {r["kind"]: r["n"] for r in kinds} == {
+        "autopilot.cycle": 1,
+        "fine_tuning.run": 1,
+        "deployment.deploy": 1,
+        "reindex.run": 1,
+        "experiments.start": 1,
+        "reindex.cleanup": 1,
+    }
+    experiments = await fetch(ctx, "SELECT count(*) AS n FROM experiments WHERE index_name = $1", index)
+    assert experiments[0]["n"] == 1
+    cycle_task = await ctx.tasks.get(started.task_id or "")
+    assert cycle_task is not None
+    assert (cycle_task.status, (cycle_task.result or {}).get("outcome")) == ("done", "switched")
+
+
+def _experiment() -> Any:
+    from functions.records import ExperimentPolicy
+
+    return ExperimentPolicy(share=1.0, min_sessions=10, max_sessions=200)
+
+
+async def _until_batch_done(ctx: Context, cycle_id: str, logs: list[Path]) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        rows = await fetch(
+            ctx,
+            """SELECT count(*) AS n FROM reindex_batches b
+                JOIN autopilot_cycles c ON b.task_id::text = c.step_task_id
+               WHERE c.id = $1 AND b.status = 'done'""",
+            cycle_id,
+        )
+        if rows[0]["n"] >= 1:
+            return
+        assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
+        await asyncio.sleep(0.05)
+
+
+async def _until_experiment_left_running(ctx: Context, index: str, logs: list[Path]) -> str:
+    deadline = time.monotonic() + 120
+    while True:
+        rows = await fetch(ctx, "SELECT state FROM experiments WHERE index_name = $1", index)
+        if rows and rows[0]["state"] != "running":
+            return str(rows[0]["state"])
+        assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
+        await asyncio.sleep(0.01)
