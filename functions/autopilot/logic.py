@@ -95,10 +95,8 @@ def after(step: CycleStep, seen: Observed, *, deploys: bool) -> Move:
     if step == "fine_tuning":
         return _after_training(result, deploys)
     if step == "deployment":
-        return Move(
-            to="reindex",
-            detail=f"{result.get('id')} {result.get('state')} in Triton (parity {result.get('served_parity')})",
-        )
+        served = f"{result.get('id')} {result.get('state')} in Triton"
+        return Move(to="reindex", detail=f"{served} (parity {result.get('served_parity')})")
     if step == "reindex":
         dest = result.get("destination_collection_id")
         return Move(

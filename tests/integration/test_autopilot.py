@@ -13,8 +13,9 @@ from mlflow import MlflowClient
 from functions.autopilot import tick
 from functions.autopilot.cycle import begin
 from functions.context import Context
-from tests.conftest import auth
-from tests.support.data_plane import Client, new_index
+from tests.conftest import SEARCH_KEY, auth
+from tests.support.data_plane import Client, new_index, search
+from tests.support.improvement import session_for
 from tests.support.reindex import fetch, seed
 from tests.support.workers import drain
 
@@ -53,7 +54,6 @@ async def test_bad_policies_are_refused_naming_the_field(client: Client, ctx: Co
         ({"overrides": {"n_trials": "many"}}, 422, "overrides.n_trials"),
         ({"experiment": {"min_sessions": 50, "max_sessions": 10}}, 422, "experiment.max_sessions"),
         ({"min_interval_s": -1}, 400, "min_interval_s"),
-        ({"cleanup_grace": 5}, 400, "cleanup_grace"),
     ]
     for change, status, field in cases:
         response = await _put(client, index, **(OFF | change))
@@ -61,6 +61,9 @@ async def test_bad_policies_are_refused_naming_the_field(client: Client, ctx: Co
             change,
             response.text,
         )
+    unknown = await _put(client, index, **(OFF | {"cleanup_grace": 5}))
+    assert unknown.status_code == 400
+    assert "unknown field `cleanup_grace`" in unknown.json()["detail"]
     # Enabling needs the version blue serves to be in Triton: a new index's base version is not yet.
     refused = await _put(client, index, **(OFF | {"enabled": True}))
     assert (refused.status_code, refused.json()["field"]) == (409, "enabled"), refused.text
@@ -143,14 +146,20 @@ async def test_the_tick_starts_a_due_cycle_once_and_waits_out_the_interval(
 ) -> None:
     index = await _policy(client, ctx, min_interval_s=3600)
     await fetch(ctx, "UPDATE autopilot_policies SET enabled = true WHERE index_name = $1", index)
+    assert "0 closed sessions since the last cycle began, 1 needed" in await tick.tick(ctx)
+    session_id = await session_for(client, await search(client, index=index, query="tea", limit=3))
+    closed = await client.post(f"/clickstream/sessions/{session_id}/close", headers=auth(SEARCH_KEY))
+    assert closed.status_code == 200, closed.text
     assert f"{index}: started cycle" in await tick.tick(ctx)
     assert f"{index}: starting" in await tick.tick(ctx)  # the cycle's own task makes the first move
     await drain("cpu")
     await drain("gpu")
     await tick.tick(ctx)
     await drain("cpu")
+    assert (await _view(client, index))["history"][0]["outcome"] == "refused"
+    session_id = await session_for(client, await search(client, index=index, query="tea", limit=3))
+    await client.post(f"/clickstream/sessions/{session_id}/close", headers=auth(SEARCH_KEY))
     view = await _view(client, index)
-    assert view["history"][0]["outcome"] == "refused"
-    assert "min_interval_s" in view["waiting_for"]
+    assert "min_interval_s" in view["waiting_for"]  # a new session, but not an hour since the last cycle
     assert "waiting" in await tick.tick(ctx)
     assert len(view["history"]) == 1

@@ -10,6 +10,7 @@ every step after it, each on the real services, the real Triton server and real 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from pathlib import Path
@@ -34,10 +35,9 @@ OVERRIDES = "autopilot.tick_interval_s=1 experiments.check_interval_s=1 tasks.le
 
 
 async def _cycle(ctx: Context, cycle_id: str) -> dict[str, Any]:
-    rows = await fetch(
-        ctx, "SELECT state, step, outcome, error, facts FROM autopilot_cycles WHERE id = $1", cycle_id
-    )
-    return dict(rows[0])
+    sql = "SELECT state, step, outcome, error, facts::text AS facts FROM autopilot_cycles WHERE id = $1"
+    row = dict((await fetch(ctx, sql, cycle_id))[0])
+    return row | {"facts": json.loads(row["facts"])}
 
 
 async def _until(
@@ -120,6 +120,8 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
         assert at["step"] == "experiment", at
 
         # The experiment step: users prefer the candidate; kill the cpu worker as it decides.
+        await _until_experiment(ctx, index, ("running",), logs)
+        await asyncio.sleep(ctx.config.experiments.running_cache_s + 0.5)  # this process sees it
         made = 0
         for n in range(120):
             if made == 24:
@@ -127,7 +129,7 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
             made += await support.session_clicking(
                 client, ctx, index, f"{TOPICS[n % len(TOPICS)]} {n}", "candidate"
             )
-        experiment = await _until_experiment_left_running(ctx, index, logs)
+        experiment = await _until_experiment(ctx, index, ("deciding", "decided"), logs)
         end(cpu, signal.SIGKILL)
         cpu = procfile_process("worker", logs[2], OVERRIDES)
         ended = await _until(ctx, cycle.id, lambda c: c["state"] == "ended", logs)
@@ -185,11 +187,11 @@ async def _until_batch_done(ctx: Context, cycle_id: str, logs: list[Path]) -> No
         await asyncio.sleep(0.05)
 
 
-async def _until_experiment_left_running(ctx: Context, index: str, logs: list[Path]) -> str:
+async def _until_experiment(ctx: Context, index: str, states: tuple[str, ...], logs: list[Path]) -> str:
     deadline = time.monotonic() + 120
     while True:
         rows = await fetch(ctx, "SELECT state FROM experiments WHERE index_name = $1", index)
-        if rows and rows[0]["state"] != "running":
+        if rows and rows[0]["state"] in states:
             return str(rows[0]["state"])
         assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
         await asyncio.sleep(0.01)
