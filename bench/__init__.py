@@ -20,13 +20,26 @@ BENCH_DATABASE = "embedloop_bench"
 # the test suite uses 15, `make up` and the demo 0; BENCH_REDIS_DB keeps two benches apart
 BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
 LOG_DIR = ROOT / ".data" / "logs" / "bench"
-PASSED_ON = ("DATABASE_URL", "REDIS_URL", "EMBEDLOOP_ADMIN_KEYS", "EMBEDLOOP_WEBHOOK_SECRET")
+PASSED_ON = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "EMBEDLOOP_ADMIN_KEYS",
+    "EMBEDLOOP_WEBHOOK_SECRET",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_ARTIFACTS_URI",
+)
 
 
-def bench_environment() -> tuple[dict[str, str], str]:
+def bench_environment(own_mlflow: bool = False) -> tuple[dict[str, str], str]:
     """Point this process at the bench database and Redis db (before any config is composed); the
-    environment for `running_stack`, and the admin key."""
+    environment for `running_stack`, and the admin key. `own_mlflow`: the bench's own MLflow store
+    under .data/bench-mlflow, for this process and the stack (benches that register versions)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if own_mlflow:
+        mlflow_dir = ROOT / ".data" / "bench-mlflow"
+        mlflow_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{mlflow_dir}/mlflow.db"
+        os.environ["MLFLOW_ARTIFACTS_URI"] = str(mlflow_dir / "artifacts")
     load_env_file(ROOT / ".data" / "services.env")
     url = os.environ.get("BENCH_DATABASE_URL") or with_database(os.environ["DATABASE_URL"], BENCH_DATABASE)
     ensure_database(url, ".".join(map(str, MIN_PGVECTOR)))

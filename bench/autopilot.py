@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import uuid
 from types import SimpleNamespace
 
-from bench import LOG_DIR, ROOT, bench_environment, print_table
+from bench import LOG_DIR, bench_environment, print_table
 from jobs.bootstrap import load_config
 from scripts.lifecycle.api_client import Api
 from scripts.lifecycle.autopilot import policy_body, run_cycle, wall_s
@@ -58,12 +57,7 @@ def settings(args: argparse.Namespace) -> SimpleNamespace:
 def main() -> None:
     args = arguments()
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    mlflow_dir = ROOT / ".data" / "bench-mlflow"
-    mlflow_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{mlflow_dir}/mlflow.db"
-    os.environ["MLFLOW_ARTIFACTS_URI"] = str(mlflow_dir / "artifacts")
-    env, key = bench_environment()
-    env |= {k: os.environ[k] for k in ("MLFLOW_TRACKING_URI", "MLFLOW_ARTIFACTS_URI")}
+    env, key = bench_environment(own_mlflow=True)  # before any config is composed
     items, splits = sample_catalog.generate_splits(7)
     train = sample_catalog.Catalog(items=items, queries=splits["train"][0], qrels=splits["train"][1])
     both = sample_catalog.Catalog(

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from bench import LOG_DIR, ROOT, bench_environment, ms_percentiles, print_table
+from bench import LOG_DIR, bench_environment, ms_percentiles, print_table
 from bench import _experiment_models as models
 from bench._experiment_replay import run
 from bench.finetune import tuned_model
@@ -116,12 +116,7 @@ def overhead(
 def main() -> None:
     args = arguments()
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    mlflow_dir = ROOT / ".data" / "bench-mlflow"
-    mlflow_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{mlflow_dir}/mlflow.db"
-    os.environ["MLFLOW_ARTIFACTS_URI"] = str(mlflow_dir / "artifacts")
-    env, key = bench_environment()
-    env |= {k: os.environ[k] for k in ("MLFLOW_TRACKING_URI", "MLFLOW_ARTIFACTS_URI")}
+    env, key = bench_environment(own_mlflow=True)  # before any config is composed
     items, splits = sample_catalog.generate_splits(7)
     catalog = {"items": items, **splits}
     queries = {**splits["train"][0], **splits["test"][0]}

@@ -143,20 +143,11 @@ def main() -> None:
     folder = dataset_or_none(args.dataset)
     if folder is None:
         raise SystemExit("bench.finetune needs a BEIR folder with qrels/train.tsv and qrels/test.tsv")
-    # Its own MLflow store, set before any config is composed (this process reads the version back).
-    mlflow_dir = ROOT / ".data" / "bench-mlflow"
-    mlflow_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{mlflow_dir}/mlflow.db"
-    os.environ["MLFLOW_ARTIFACTS_URI"] = str(mlflow_dir / "artifacts")
-    env, key = bench_environment()
+    env, key = bench_environment(own_mlflow=True)  # before any config is composed
     threads = args.threads or os.cpu_count() or 1
     overrides = f"{os.environ.get('EMBEDLOOP_OVERRIDES', '')} embedder.torch_threads={threads}"
     overrides += f" fine_tuning.torch_threads={threads}"
-    env |= {
-        "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"],
-        "MLFLOW_ARTIFACTS_URI": os.environ["MLFLOW_ARTIFACTS_URI"],
-        "EMBEDLOOP_OVERRIDES": overrides,
-    }
+    env["EMBEDLOOP_OVERRIDES"] = overrides
     index = f"bench_ft_{uuid.uuid4().hex[:8]}"
     test = beir.load(folder, "test")
     with running_stack(args.port, env, LOG_DIR) as url:

@@ -33,9 +33,9 @@ STEPS = (
     "measure",
     "clicks",
     "improve",
-    "fine-tune",
-    "reindex",
-    "switch",
+    "autopilot",
+    "autopilot fine_tuning",
+    "cycle",
     "cleanup",
 )
 HEADLINES = [
@@ -63,18 +63,15 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
         pytest.skip(f"no BEIR dataset at {given}")
     dataset = [] if given == "sample" else [f"dataset={Path(given).resolve()}"]
     preset = os.environ.get("EMBEDLOOP_E2E_PRESET", "tiny")
-    # refused=champion: a challenger the offline guard passes goes to an online experiment (reindexed
-    # into a candidate collection, interleaved with blue, decided by simulated users' clicks); one it
-    # refuses is never served (steps 6-9 rebuild on the champion's own version). The `tiny` challenger
-    # is within noise of the champion, so its experiment usually ends in a tie at max_sessions (150
-    # here, to bound CI time: the experiment's mechanics are what this test checks) and the candidate
-    # is discarded. Two background searchers instead of four: on 2 cores they slowed Cranfield's
-    # reindex to 4 items/s in a slow hour of the host.
-    # An index of its own per run: a run leaves its index on the new model version, registered in that
-    # test session's private MLflow store, so a later session reusing the name would find a blue
-    # collection whose model version its own registry does not have.
+    # The autopilot runs one cycle: fine-tuning with its offline guard, then for a challenger the guard
+    # passes deployment, reindex into a candidate collection, an online experiment (interleaved with
+    # blue, decided by simulated users' clicks) and the switch or discard. The `tiny` challenger is
+    # within noise of the champion, so its experiment usually ends in a tie at max_sessions (150 here, to
+    # bound CI time: the cycle's mechanics are what this test checks) and the candidate is discarded.
+    # Two background searchers pausing between searches: on 2 cores back-to-back searchers starve
+    # the cycle's fine-tuning.
     index = f"e2e_{uuid.uuid4().hex[:8]}"
-    settings = ["port=8799", f"index={index}", f"preset={preset}", "refused=champion"]
+    settings = ["port=8799", f"index={index}", f"preset={preset}"]
     settings += ["experiment.min_sessions=50", "experiment.max_sessions=150", "searchers=2"]
     try:
         proc = subprocess.run(
@@ -97,24 +94,31 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
     for step in STEPS:  # every step ran and printed its line
         assert re.search(rf"\] {step}\s", proc.stdout), step
     report = json.loads((ROOT / ".data" / "reports" / "latest.json").read_text())
-    promoted = report["figures"]["promoted"]
+    cycle = report["figures"]["cycle"]
     summary = ", ".join(f"{k}: {v}" for k, v in figures.items())
-    print(f"\nlifecycle on {given} ({preset}, challenger promoted: {promoted}): {summary}")
+    print(f"\nlifecycle on {given} ({preset}, cycle {cycle['outcome']}): {summary}")
     assert int(figures["lifecycle_failed_searches"]) == 0
     assert int(figures["lifecycle_skipped_searches"]) == 0  # no query of these datasets is refused
     base, final = float(figures["lifecycle_ndcg10_base"]), float(figures["lifecycle_ndcg10_final"])
     versions = report["figures"]["versions"]
-    experiment = report["figures"].get("experiment")
-    if promoted:
+    assert cycle["outcome"] in ("switched", "discarded", "refused"), cycle
+    steps = [s["step"] for s in cycle["steps"]]
+    if cycle["outcome"] == "refused":
+        assert steps == ["start", "fine_tuning"]
+        assert versions["blue"] == versions["base"]  # nothing the guard refused serves
+    else:
+        assert steps[:5] == ["start", "fine_tuning", "deployment", "reindex", "experiment"]
+        experiment = report["figures"]["experiment"]
         assert re.search(r"\] experiment\s", proc.stdout)
-        assert experiment["state"] in ("decided", "stopped"), experiment
+        assert experiment["state"] == "decided", experiment
         assert experiment["tally"]["searches"] > 0
-        switched = experiment["state"] == "decided" and experiment["action"] == "switch"
+        switched = cycle["outcome"] == "switched"
+        assert switched == (experiment["action"] == "switch")
+        assert steps[5:] == (["grace", "cleanup"] if switched else [])
         # Blue serves the challenger exactly when the experiment switched to it.
         assert versions["blue"] == (versions["challenger"] if switched else versions["base"])
-    else:
-        # Nothing the guard refused serves: the index was rebuilt on the champion's own version.
-        assert versions["blue"] == versions["base"]
+        # What users taught the old collection reached the candidate (sessions replayed at the reindex).
+        assert report["figures"]["replayed_sessions"] > 0
     # Whatever was decided, the run never ends below the base by more than 1% on the test qrels.
     assert final >= base * 0.99
     if given == "sample":  # its test queries rephrase the clicked ones: what users taught must carry over
@@ -122,7 +126,5 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
     assert list(report["quality"]) == ["base", "improved", "final"]
     # The run checked the final blue collection holds the corpus plus the writer's survivors.
     assert report["figures"]["final_objects"] >= 1
-    # What users taught the old collection reached the new one (sessions replayed at the reindex).
-    assert report["figures"]["replayed_sessions"] > 0
     assert report["quality"]["final"]["seen"]["ndcg10"] > report["quality"]["base"]["seen"]["ndcg10"]
     assert (ROOT / ".data" / "reports" / "latest.png").stat().st_size > 1000
