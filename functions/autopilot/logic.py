@@ -102,7 +102,8 @@ def after(step: CycleStep, seen: Observed, *, deploys: bool) -> Move:
         return Move(
             to="experiment",
             facts={"candidate_collection_id": dest},
-            detail=f"{result.get('items')} objects into {dest}",
+            detail=f"{result.get('items')} objects into {dest} at {result.get('items_per_s') or 0:.0f}/s; "
+            f"{result.get('replayed_sessions') or 0} sessions' improvement replayed into it",
         )
     if step == "experiment":
         return _after_experiment(result, seen)
