@@ -37,3 +37,6 @@ CREATE TABLE IF NOT EXISTS autopilot_cycles (
 CREATE UNIQUE INDEX IF NOT EXISTS autopilot_one_running ON autopilot_cycles (index_name)
     WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS autopilot_cycles_by_index ON autopilot_cycles (index_name, started_at);
+-- The tick counts each index's sessions closed since its last cycle began, every few seconds: by range.
+CREATE INDEX IF NOT EXISTS sessions_closed_by_index ON sessions (index_name, (coalesce(closed_at, applied_at)))
+    WHERE NOT irrelevant;

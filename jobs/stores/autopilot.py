@@ -77,14 +77,18 @@ class PostgresAutopilotStore:
             RETURNING {POLICY_COLUMNS}"""
         return _policy(await self._pool.fetchrow(sql, index, paused))
 
-    # Closed: by the client, or applied by improvement once the session went idle without a close.
+    # Closed: by the client, or applied by improvement once the session went idle without a close. Two
+    # statements, so each plan is a range scan of sessions_closed_by_index (012_autopilot.sql).
     CLOSED = """SELECT count(*) FROM sessions WHERE index_name = $1 AND NOT irrelevant
-        AND coalesce(closed_at, applied_at) IS NOT NULL
-        AND ($2::timestamptz IS NULL OR coalesce(closed_at, applied_at) >= $2)"""
+        AND coalesce(closed_at, applied_at) IS NOT NULL"""
+    CLOSED_SINCE = """SELECT count(*) FROM sessions WHERE index_name = $1 AND NOT irrelevant
+        AND coalesce(closed_at, applied_at) >= $2"""
 
     async def closed_sessions(self, index: str, since: datetime | None) -> int:
         """Sessions of the index closed since `since` (all of them when None)."""
-        return int(await self._pool.fetchval(self.CLOSED, index, since))
+        if since is None:
+            return int(await self._pool.fetchval(self.CLOSED, index))
+        return int(await self._pool.fetchval(self.CLOSED_SINCE, index, since))
 
     START = f"""INSERT INTO autopilot_cycles (id, index_name, state, step, sessions_at_start)
         VALUES ($1, $2, 'running', 'start', $3) ON CONFLICT DO NOTHING RETURNING {CYCLE_COLUMNS}"""

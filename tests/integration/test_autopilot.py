@@ -5,6 +5,7 @@ cycle, and the cycle's task, webhook and MLflow run."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from functions.context import Context
 from tests.conftest import SEARCH_KEY, auth
 from tests.support.data_plane import Client, new_index, search
 from tests.support.improvement import session_for
+from tests.support.receiver import Receiver, receiver
 from tests.support.reindex import fetch, seed
 from tests.support.workers import drain
 
@@ -103,7 +105,12 @@ async def test_one_cycle_per_index_however_many_start_at_once(client: Client, ct
 async def test_pause_holds_the_cycle_after_its_step_and_resume_moves_it_on(
     client: Client, ctx: Context
 ) -> None:
-    index = await _policy(client, ctx)
+    with receiver() as hook:
+        await _pause_and_resume(client, ctx, hook)
+
+
+async def _pause_and_resume(client: Client, ctx: Context, hook: Receiver) -> None:
+    index = await _policy(client, ctx, callback_url=hook.url)
     paused = await client.post(f"/indexes/{index}/autopilot/pause", headers=auth())
     assert paused.json()["paused"] is True
     policy = await ctx.autopilot.policy(index)  # type: ignore[union-attr]
@@ -139,6 +146,13 @@ async def test_pause_holds_the_cycle_after_its_step_and_resume_moves_it_on(
     run = MlflowClient(tracking_uri=uri).get_run(run_id)
     assert run.data.tags["outcome"] == "refused"
     assert run.info.status == "FINISHED"
+    # Webhooks: the fine-tuning step's task at its end, and the cycle's task with the outcome.
+    await drain("cpu")
+    bodies = [json.loads(d.body) for d in hook.deliveries]
+    sent = {(b["kind"], b["status"]) for b in bodies}
+    assert sent == {("fine_tuning.run", "done"), ("autopilot.cycle", "done")}, bodies
+    outcome = next(b for b in bodies if b["kind"] == "autopilot.cycle")
+    assert outcome["result"]["outcome"] == "refused"
 
 
 async def test_the_tick_starts_a_due_cycle_once_and_waits_out_the_interval(

@@ -22,8 +22,10 @@ from functions.autopilot.cycle import begin
 from functions.context import Context
 from functions.records import NewTask, Policy
 from functions.tasks.logic import fingerprint
+from tests.conftest import SEARCH_KEY, auth
 from tests.support import experiments as support
-from tests.support.data_plane import Client, new_index
+from tests.support.data_plane import Client, new_index, search
+from tests.support.improvement import session_for
 from tests.support.processes import end, procfile_process
 from tests.support.reindex import TOPICS, fetch, register_perturbed, seed
 from tests.support.triton import undeploy_recorded
@@ -87,11 +89,12 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
     assert blue is not None
     model = ctx.embedders.registered_name(index)
     version, _ = await asyncio.to_thread(register_perturbed, ctx.config, model)
+    # min_interval_s: the sessions the experiment's users leave must not start a second cycle here.
     policy = Policy(
         index_name=index,
         enabled=True,
         min_new_sessions=1,
-        min_interval_s=0,
+        min_interval_s=3600,
         preset="tiny",
         cleanup_grace_s=0.0,
     )
@@ -195,3 +198,51 @@ async def _until_experiment(ctx: Context, index: str, states: tuple[str, ...], l
             return str(rows[0]["state"])
         assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
         await asyncio.sleep(0.01)
+
+
+async def test_two_cpu_workers_start_one_cycle_of_an_index(
+    client: Client, ctx: Context, tmp_path: Path
+) -> None:
+    index = await new_index(client)
+    await seed(ctx, index, range(12))
+    found = await search(client, index=index, query="tea", limit=3)
+    session_id = await session_for(client, found)
+    closed = await client.post(f"/clickstream/sessions/{session_id}/close", headers=auth(SEARCH_KEY))
+    assert closed.status_code == 200, closed.text
+    assert ctx.autopilot is not None
+    await ctx.autopilot.put_policy(
+        Policy(
+            index_name=index,
+            enabled=True,
+            min_new_sessions=1,
+            min_interval_s=3600,
+            preset="tiny",
+            cleanup_grace_s=0.0,
+        )
+    )
+    logs = [tmp_path / "cpu-a.log", tmp_path / "cpu-b.log"]
+    workers = [procfile_process("worker", log, OVERRIDES) for log in logs]
+    try:
+        await _until_rows(
+            ctx, "SELECT count(*) AS n FROM autopilot_cycles WHERE index_name = $1", index, logs
+        )
+        # Both pools' ticks keep looking (every second) while the cycle waits for its fine-tuning.
+        await asyncio.sleep(4)
+    finally:
+        for worker in workers:
+            end(worker, signal.SIGTERM)
+    cycles = await fetch(ctx, "SELECT state, step FROM autopilot_cycles WHERE index_name = $1", index)
+    assert [(r["state"], r["step"]) for r in cycles] == [("running", "fine_tuning")]
+    kinds = await fetch(
+        ctx,
+        """SELECT kind, count(*) AS n FROM tasks WHERE kind IN ('autopilot.cycle', 'fine_tuning.run')
+        GROUP BY kind""",
+    )
+    assert {r["kind"]: r["n"] for r in kinds} == {"autopilot.cycle": 1, "fine_tuning.run": 1}
+
+
+async def _until_rows(ctx: Context, sql: str, arg: str, logs: list[Path]) -> None:
+    deadline = time.monotonic() + 90
+    while (await fetch(ctx, sql, arg))[0]["n"] == 0:
+        assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
+        await asyncio.sleep(0.2)
