@@ -18,7 +18,8 @@ from tests.conftest import SEARCH_KEY, auth
 from tests.support.data_plane import Client, new_index, search
 from tests.support.improvement import session_for
 from tests.support.receiver import Receiver, receiver
-from tests.support.reindex import fetch, seed
+from tests.support.reindex import fetch, register_perturbed, seed
+from tests.support.tasks import given_task
 from tests.support.workers import drain
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -177,3 +178,50 @@ async def test_the_tick_starts_a_due_cycle_once_and_waits_out_the_interval(
     assert "min_interval_s" in view["waiting_for"]  # a new session, but not an hour since the last cycle
     assert "waiting" in await tick.tick(ctx)
     assert len(view["history"]) == 1
+
+
+async def test_a_challenger_the_guard_refuses_ends_the_cycle_refused_having_built_nothing(
+    client: Client, ctx: Context
+) -> None:
+    index = await _policy(client, ctx)
+    model = ctx.embedders.registered_name(index)
+    version, _ = await asyncio.to_thread(register_perturbed, ctx.config, model)
+    policy = await ctx.autopilot.policy(index)  # type: ignore[union-attr]
+    assert policy is not None
+    cycle = await begin(policy, 0, ctx)
+    assert cycle is not None
+    # The fine-tuning task the cycle submits, already ended: trained, and refused by the offline guard.
+    refused = {
+        "status": "trained",
+        "index": index,
+        "preset": "tiny",
+        "sessions": 40,
+        "needed": 10,
+        "promoted": False,
+        "rule": "worse on held-out clicks (p 0.03 <= 0.1)",
+        "registered_version": version,
+    }
+    await given_task(
+        ctx,
+        f"autopilot:{cycle.id}:fine_tuning",
+        "fine_tuning.run",
+        {"index": index, "preset": "tiny"},
+        refused,
+        parent=cycle.task_id,
+    )
+    await drain("cpu")
+    await tick.tick(ctx)
+    await drain("cpu")
+    ended = (await _view(client, index))["history"][0]
+    assert ended["outcome"] == "refused", ended
+    assert f"the guard refused version {version}" in ended["steps"][-1]["detail"]
+    built = await fetch(
+        ctx,
+        "SELECT kind FROM tasks WHERE idempotency_key LIKE $1 AND kind <> 'autopilot.step'",
+        f"autopilot:{cycle.id}%",
+    )
+    assert sorted(r["kind"] for r in built) == ["autopilot.cycle", "fine_tuning.run"]  # nothing deployed
+    assert len(await ctx.collections.collections_of(index)) == 1
+    tags = MlflowClient(registry_uri=ctx.config.mlflow.tracking_uri).get_model_version(model, version).tags
+    assert (tags["autopilot.outcome"], tags["autopilot.blue"]) == ("refused", "false")
+    assert tags["autopilot.cycle_id"] == cycle.id

@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mlflow import MlflowClient
 
 from functions.autopilot.cycle import begin
 from functions.context import Context
-from functions.records import NewTask, Policy
-from functions.tasks.logic import fingerprint
+from functions.records import Policy
 from tests.conftest import SEARCH_KEY, auth
 from tests.support import experiments as support
 from tests.support.data_plane import Client, new_index, search
 from tests.support.improvement import session_for
 from tests.support.processes import end, procfile_process
 from tests.support.reindex import TOPICS, fetch, register_perturbed, seed
+from tests.support.tasks import given_task
 from tests.support.triton import undeploy_recorded
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
@@ -53,31 +54,6 @@ async def _until(
         tails = "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
         assert time.monotonic() < deadline, f"{now}\n{tails}"
         await asyncio.sleep(0.1)
-
-
-async def _given_fine_tuning(
-    ctx: Context, cycle_id: str, parent: str | None, index: str, version: str
-) -> None:
-    """The fine-tuning task the cycle will submit, already done with a promoted challenger."""
-    request = {"index": index, "preset": "tiny"}
-    new = NewTask(
-        kind="fine_tuning.run",
-        request=request,
-        idempotency_key=f"autopilot:{cycle_id}:fine_tuning",
-        parent_id=parent,
-    )
-    task, _ = await ctx.tasks.create(new, fingerprint(new.kind, new.request))
-    result = {
-        "status": "trained",
-        "index": index,
-        "preset": "tiny",
-        "sessions": 20,
-        "needed": 10,
-        "promoted": True,
-        "rule": "given",
-        "registered_version": version,
-    }
-    await ctx.tasks.finish(task.id, "done", result=result)
 
 
 async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_once(
@@ -112,7 +88,24 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
         assert cycle is not None
         started = await ctx.autopilot.get_cycle(cycle.id)
         assert started is not None
-        await _given_fine_tuning(ctx, cycle.id, started.task_id, index, version)
+        promoted = {
+            "status": "trained",
+            "index": index,
+            "preset": "tiny",
+            "sessions": 20,
+            "needed": 10,
+            "promoted": True,
+            "rule": "given",
+            "registered_version": version,
+        }
+        await given_task(
+            ctx,
+            f"autopilot:{cycle.id}:fine_tuning",
+            "fine_tuning.run",
+            {"index": index, "preset": "tiny"},
+            promoted,
+            parent=started.task_id,
+        )
 
         # The reindex step: kill the gpu worker once a batch of the candidate is written.
         at = await _until(ctx, cycle.id, lambda c: c["step"] == "reindex", logs)
@@ -166,6 +159,14 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
     cycle_task = await ctx.tasks.get(started.task_id or "")
     assert cycle_task is not None
     assert (cycle_task.status, (cycle_task.result or {}).get("outcome")) == ("done", "switched")
+    # Lineage: the version went blue, and the cycle's run holds the experiment's decided tally.
+    uri = ctx.config.mlflow.tracking_uri
+    mlflow = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    tags = mlflow.get_model_version(model, version).tags
+    assert (tags["autopilot.blue"], tags["autopilot.outcome"]) == ("true", "switched")
+    run = mlflow.get_run(ended["facts"]["mlflow_run_id"])
+    assert run.data.metrics["experiment_candidate_wins"] >= 10
+    assert run.data.tags["went_blue"] == "true"
 
 
 def _experiment() -> Any:
