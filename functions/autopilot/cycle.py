@@ -136,19 +136,30 @@ async def _submit_work(
 
 
 async def end(cycle: Cycle, move: logic.Move, done: StepRecord, ctx: Context) -> CycleResult:
-    """End the cycle with the move's outcome: clean up what a failed cycle built, record it, end the
-    cycle's task (its webhook carries the outcome) and the cycle's MLflow run."""
+    """End the cycle with the move's outcome: clean up what a failed cycle built, end its MLflow run,
+    record the end, and end the cycle's task (its webhook carries the outcome)."""
     assert move.outcome is not None
     facts = cycle.facts | move.facts
     detail = move.error or move.detail
     if move.outcome == "failed":
         cleaned = await clean_up(cycle, facts, ctx)
         detail = f"{detail}; cleaned up: {cleaned}"
+    # The lineage is logged before the row ends: a worker killed in between logs it again on the retry,
+    # while one killed after an end that came first would have left the run unfinished for good.
+    ending = msgspec.structs.replace(
+        cycle,
+        state="ended",
+        outcome=move.outcome,
+        failed_step=cycle.step if move.outcome == "failed" else None,
+        error=move.error,
+        facts=facts,
+        steps=[*cycle.steps, done],
+    )
+    await lineage.ended(ending, ctx)
     ended = await store(ctx).end_cycle(cycle.id, cycle.step, move.outcome, [done], move.facts, move.error)
     if ended is None:
         return _result(await store(ctx).get_cycle(cycle.id) or cycle, "already ended")
     await _finish_task(ended, detail, ctx)
-    await lineage.ended(ended, ctx)
     return _result(ended, detail)
 
 

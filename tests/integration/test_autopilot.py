@@ -19,7 +19,7 @@ from tests.support.data_plane import Client, new_index, search
 from tests.support.improvement import session_for
 from tests.support.receiver import Receiver, receiver
 from tests.support.reindex import fetch, register_perturbed, seed
-from tests.support.tasks import given_task
+from tests.support.tasks import given_fine_tuning
 from tests.support.workers import drain
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -191,23 +191,14 @@ async def test_a_challenger_the_guard_refuses_ends_the_cycle_refused_having_buil
     cycle = await begin(policy, 0, ctx)
     assert cycle is not None
     # The fine-tuning task the cycle submits, already ended: trained, and refused by the offline guard.
-    refused = {
-        "status": "trained",
-        "index": index,
-        "preset": "tiny",
-        "sessions": 40,
-        "needed": 10,
-        "promoted": False,
-        "rule": "worse on held-out clicks (p 0.03 <= 0.1)",
-        "registered_version": version,
-    }
-    await given_task(
+    await given_fine_tuning(
         ctx,
-        f"autopilot:{cycle.id}:fine_tuning",
-        "fine_tuning.run",
-        {"index": index, "preset": "tiny"},
-        refused,
-        parent=cycle.task_id,
+        cycle.id,
+        cycle.task_id,
+        index,
+        version,
+        promoted=False,
+        rule="worse on held-out clicks (p 0.03 <= 0.1)",
     )
     await drain("cpu")
     await tick.tick(ctx)

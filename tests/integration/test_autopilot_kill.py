@@ -28,7 +28,7 @@ from tests.support.data_plane import Client, new_index, search
 from tests.support.improvement import session_for
 from tests.support.processes import end, procfile_process
 from tests.support.reindex import TOPICS, fetch, register_perturbed, seed
-from tests.support.tasks import given_task
+from tests.support.tasks import given_fine_tuning
 from tests.support.triton import undeploy_recorded
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
@@ -88,24 +88,7 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
         assert cycle is not None
         started = await ctx.autopilot.get_cycle(cycle.id)
         assert started is not None
-        promoted = {
-            "status": "trained",
-            "index": index,
-            "preset": "tiny",
-            "sessions": 20,
-            "needed": 10,
-            "promoted": True,
-            "rule": "given",
-            "registered_version": version,
-        }
-        await given_task(
-            ctx,
-            f"autopilot:{cycle.id}:fine_tuning",
-            "fine_tuning.run",
-            {"index": index, "preset": "tiny"},
-            promoted,
-            parent=started.task_id,
-        )
+        await given_fine_tuning(ctx, cycle.id, started.task_id, index, version, promoted=True, rule="given")
 
         # The reindex step: kill the gpu worker once a batch of the candidate is written.
         at = await _until(ctx, cycle.id, lambda c: c["step"] == "reindex", logs)
@@ -129,6 +112,7 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
         end(cpu, signal.SIGKILL)
         cpu = procfile_process("worker", logs[2], OVERRIDES)
         ended = await _until(ctx, cycle.id, lambda c: c["state"] == "ended", logs)
+        await _until_task_ended(ctx, started.task_id or "", logs)  # the move that ended the cycle ends it
     finally:
         end(cpu, signal.SIGTERM)
         end(gpu, signal.SIGTERM)
@@ -247,3 +231,14 @@ async def _until_rows(ctx: Context, sql: str, arg: str, logs: list[Path]) -> Non
     while (await fetch(ctx, sql, arg))[0]["n"] == 0:
         assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
         await asyncio.sleep(0.2)
+
+
+async def _until_task_ended(ctx: Context, task_id: str, logs: list[Path]) -> None:
+    deadline = time.monotonic() + 60
+    while (task := await ctx.tasks.get(task_id)) is None or task.status not in (
+        "done",
+        "failed",
+        "cancelled",
+    ):
+        assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
+        await asyncio.sleep(0.1)

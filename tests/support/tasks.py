@@ -23,3 +23,24 @@ async def given_task(
     task, _ = await ctx.tasks.create(new, fingerprint(new.kind, new.request))
     await ctx.tasks.finish(task.id, "done", result=result)
     return task.id
+
+
+async def given_fine_tuning(
+    ctx: Context, cycle_id: str, parent: str | None, index: str, version: str, *, promoted: bool, rule: str
+) -> str:
+    """The fine-tuning task an autopilot cycle (preset tiny) submits, already trained: `version` passed
+    or was refused by the offline guard."""
+    result = {
+        "status": "trained",
+        "index": index,
+        "preset": "tiny",
+        "sessions": 40,
+        "needed": 10,
+        "promoted": promoted,
+        "rule": rule,
+        "registered_version": version,
+    }
+    request = {"index": index, "preset": "tiny"}
+    return await given_task(
+        ctx, f"autopilot:{cycle_id}:fine_tuning", "fine_tuning.run", request, result, parent
+    )
