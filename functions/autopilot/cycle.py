@@ -43,8 +43,7 @@ async def begin(policy: Policy, sessions: int, ctx: Context) -> Cycle | None:
     cycle = await store(ctx).start_cycle(str(uuid.uuid4()), policy.index_name, sessions)
     if cycle is None:
         return None
-    await ensure_task(cycle, policy, ctx)
-    return await store(ctx).get_cycle(cycle.id) or cycle
+    return msgspec.structs.replace(cycle, task_id=await ensure_task(cycle, policy, ctx))
 
 
 async def ensure_task(cycle: Cycle, policy: Policy | None, ctx: Context) -> str:
@@ -166,7 +165,6 @@ async def end(cycle: Cycle, move: logic.Move, done: StepRecord, ctx: Context) ->
 async def _finish_task(cycle: Cycle, detail: str, ctx: Context) -> None:
     if cycle.task_id is None:
         return
-    result = _result(cycle, detail)
     error = None
     status = "done"
     if cycle.outcome == "failed":
@@ -178,7 +176,7 @@ async def _finish_task(cycle: Cycle, detail: str, ctx: Context) -> None:
     finished = await ctx.tasks.finish(
         cycle.task_id,
         status,
-        result={"cycle_id": result.cycle_id, "outcome": cycle.outcome, "step": result.step, "detail": detail},
+        result=msgspec.to_builtins(_result(cycle, detail)),
         error=error,
     )
     if finished is not None and finished.callback_url:

@@ -98,12 +98,11 @@ async def run(index: str, force: bool, ctx: Context) -> RunResult:
         return RunResult(
             started=False, cycle_id=running.id, task_id=running.task_id, reason="a cycle is running"
         )
-    reason, closed = await why_not(policy, ctx)
-    blocking = reason is not None and (not force or not _thresholds_only(policy, ctx))
-    if blocking:
+    reason, closed = await why_not(policy, ctx, force=force)
+    if reason is not None:
         if force:
             raise Conflict(f"no cycle can start: {reason}", field="name")
-        return RunResult(started=False, cycle_id=None, task_id=None, reason=reason or "")
+        return RunResult(started=False, cycle_id=None, task_id=None, reason=reason)
     cycle = await begin(policy, closed, ctx)
     if cycle is None:
         running = await store(ctx).running_cycle(index)
@@ -114,11 +113,6 @@ async def run(index: str, force: bool, ctx: Context) -> RunResult:
             reason="a cycle is running",
         )
     return RunResult(started=True, cycle_id=cycle.id, task_id=cycle.task_id)
-
-
-def _thresholds_only(policy: Policy, ctx: Context) -> bool:
-    """Whether only min_new_sessions or min_interval_s hold the cycle back (what `force` skips)."""
-    return ctx.config.autopilot.enabled and policy.enabled and not policy.paused
 
 
 async def _policy(index: str, ctx: Context) -> Policy:
@@ -136,7 +130,7 @@ async def view(policy: Policy, ctx: Context) -> AutopilotView:
     """The API view of a policy with its cycles."""
     cycles = await store(ctx).cycles(policy.index_name, ctx.config.autopilot.history + 1)
     current = next((c for c in cycles if c.state == "running"), None)
-    reason, closed = await why_not(policy, ctx)
+    reason, closed = await why_not(policy, ctx, cycles=cycles)
     if current is not None:
         reason = "a cycle is running"
     fields = msgspec.structs.asdict(policy)

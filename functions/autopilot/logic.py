@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from msgspec import field
 
 from functions.records import CycleStep, Outcome, Policy
@@ -31,6 +32,8 @@ class Observed(Struct, frozen=True, kw_only=True):
     status: str | None = None  # the work task's status (None: the step has no work)
     result: dict[str, Any] | None = None
     error: str | None = None
+    progress: float = 0.0  # the work task's, while it runs
+    message: str = ""
     experiment_state: str | None = None
     experiment_action: str | None = None
     experiment_reason: str | None = None
@@ -52,15 +55,19 @@ def not_due(
     globally_enabled: bool,
     closed_sessions: int,
     since_last_s: float | None,
+    force: bool = False,
 ) -> str | None:
     """Why the index may not start a cycle now (None: it may). `since_last_s` is how long ago the last
-    cycle began (None: never); `closed_sessions` how many sessions closed since then."""
+    cycle began (None: never); `closed_sessions` how many sessions closed since then. `force` waits
+    for neither, but never starts what the switches (global, the policy's, pause) hold back."""
     if not globally_enabled:
         return "the autopilot is switched off for every index (autopilot.enabled)"
     if not policy.enabled:
         return "the policy is disabled"
     if policy.paused:
         return "paused"
+    if force:
+        return None
     if closed_sessions < policy.min_new_sessions:
         return (
             f"{closed_sessions} closed sessions since the last cycle began, {policy.min_new_sessions} needed"
@@ -162,7 +169,7 @@ def work_request(
     if step == "reindex":
         return {"index": index, "model_version": facts["challenger_version"], "auto_switch": False}
     if step == "experiment":
-        chosen = {k: v for k, v in msgspec_fields(policy.experiment).items() if v is not None}
+        chosen = {k: v for k, v in msgspec.structs.asdict(policy.experiment).items() if v is not None}
         return {
             "index": index,
             "candidate_collection_id": facts["candidate_collection_id"],
@@ -173,11 +180,6 @@ def work_request(
     if step == "cleanup":
         return {"index": index, "grace_s": policy.cleanup_grace_s}
     raise ValueError(f"step {step} has no work")
-
-
-def msgspec_fields(value: Struct) -> dict[str, Any]:
-    """A Struct's fields by name."""
-    return {name: getattr(value, name) for name in value.__struct_fields__}
 
 
 def progress(step: CycleStep, work_pct: float) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
+
 from functions.autopilot.logic import ENDED_EXPERIMENT, Observed, elapsed_s
 from functions.context import Context
 from functions.records import Cycle, Experiment, Task
@@ -18,14 +20,16 @@ async def observe(cycle: Cycle, ctx: Context) -> tuple[Observed, float | None]:
     if task is None:
         return Observed(status="failed", error=f"the step's task {cycle.step_task_id} is gone"), None
     error = task.error.message if task.error else None
-    seen = Observed(status=task.status, result=task.result, error=error)
+    seen = Observed(
+        status=task.status, result=task.result, error=error, progress=task.progress, message=task.message
+    )
     if cycle.step == "experiment" and task.status == "done":
         experiment = await experiment_of(task, ctx)
         if experiment is None:
             return Observed(status="failed", error="the experiment the step started is gone"), None
-        seen = Observed(
-            status=task.status,
-            result=task.result,
+        seen = msgspec.structs.replace(
+            seen,
+            error=None,
             experiment_state=experiment.state,
             experiment_action=experiment.action,
             experiment_reason=experiment.reason,

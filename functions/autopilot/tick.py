@@ -7,6 +7,7 @@ redo. A paused index starts nothing and its running cycle waits after the step i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from functions.autopilot import logic
@@ -36,9 +37,12 @@ async def tick(ctx: Context) -> str:
     return "; ".join(said) or "no autopilot policy"
 
 
-async def why_not(policy: Policy, ctx: Context) -> tuple[str | None, int]:
-    """Why the index may not start a cycle now (None: it may), and its closed sessions since the last."""
-    last = await store(ctx).cycles(policy.index_name, 1)
+async def why_not(
+    policy: Policy, ctx: Context, *, force: bool = False, cycles: Sequence[Cycle] | None = None
+) -> tuple[str | None, int]:
+    """Why the index may not start a cycle now (None: it may), and its closed sessions since the last
+    cycle began. `cycles`: the index's cycles newest first, when the caller has read them already."""
+    last = cycles if cycles is not None else await store(ctx).cycles(policy.index_name, 1)
     since = last[0].started_at if last else None
     closed = await store(ctx).closed_sessions(policy.index_name, since)
     reason = logic.not_due(
@@ -46,6 +50,7 @@ async def why_not(policy: Policy, ctx: Context) -> tuple[str | None, int]:
         globally_enabled=ctx.config.autopilot.enabled,
         closed_sessions=closed,
         since_last_s=logic.elapsed_s(since, datetime.now(UTC)) if since else None,
+        force=force,
     )
     return reason, closed
 
@@ -77,8 +82,7 @@ async def look(cycle: Cycle, policy: Policy | None, ctx: Context) -> str:
     grace = policy.cleanup_grace_s if policy else 0.0
     waited = logic.elapsed_s(cycle.step_started_at, datetime.now(UTC))
     if not logic.ready(cycle.step, seen, waited_s=waited, grace_s=grace):
-        work = await ctx.tasks.get(cycle.step_task_id) if cycle.step_task_id else None
-        await report(cycle, ctx, work.progress if work else 0.0, work.message if work else "")
+        await report(cycle, ctx, seen.progress, seen.message)
         return f"step {cycle.step} running"
     if policy is not None and policy.paused:
         await report(cycle, ctx, 100.0, "paused: waits before the next step")

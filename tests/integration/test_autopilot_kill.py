@@ -12,22 +12,22 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from mlflow import MlflowClient
 
 from functions.autopilot.cycle import begin
 from functions.context import Context
-from functions.records import Policy
+from functions.records import ExperimentPolicy, Policy
 from tests.conftest import SEARCH_KEY, auth
 from tests.support import experiments as support
 from tests.support.data_plane import Client, new_index, search
 from tests.support.improvement import session_for
 from tests.support.processes import end, procfile_process
-from tests.support.reindex import TOPICS, fetch, register_perturbed, seed
+from tests.support.reindex import TOPICS, fetch, register_perturbed, seed, wait_for
 from tests.support.tasks import given_fine_tuning
 from tests.support.triton import undeploy_recorded
 
@@ -43,17 +43,23 @@ async def _cycle(ctx: Context, cycle_id: str) -> dict[str, Any]:
     return row | {"facts": json.loads(row["facts"])}
 
 
+def _tails(logs: list[Path]) -> str:
+    """The end of each worker's log: what to read when a wait times out."""
+    return "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
+
+
 async def _until(
     ctx: Context, cycle_id: str, done: Any, logs: list[Path], timeout_s: float = 180
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        now = await _cycle(ctx, cycle_id)
-        if done(now):
-            return now
-        tails = "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
-        assert time.monotonic() < deadline, f"{now}\n{tails}"
-        await asyncio.sleep(0.1)
+    """Wait until the cycle's row satisfies `done`; that row."""
+    seen: dict[str, Any] = {}
+
+    async def check() -> bool:
+        seen.update(await _cycle(ctx, cycle_id))
+        return bool(done(seen))
+
+    await wait_for(check, timeout_s, 0.1, why=lambda: f"{seen}\n{_tails(logs)}")
+    return dict(seen)
 
 
 async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_once(
@@ -75,9 +81,8 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
         cleanup_grace_s=0.0,
     )
     assert ctx.autopilot is not None
-    await ctx.autopilot.put_policy(
-        Policy(**{f: getattr(policy, f) for f in policy.__struct_fields__} | {"experiment": _experiment()})
-    )
+    experiment_settings = ExperimentPolicy(share=1.0, min_sessions=10, max_sessions=200)
+    await ctx.autopilot.put_policy(msgspec.structs.replace(policy, experiment=experiment_settings))
     logs = [tmp_path / name for name in ("cpu-1.log", "gpu-1.log", "cpu-2.log", "gpu-2.log")]
     cpu = procfile_process("worker", logs[0], OVERRIDES)
     gpu = procfile_process("gpu", logs[1], OVERRIDES)
@@ -86,9 +91,7 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
         assert stored is not None
         cycle = await begin(stored, 0, ctx)
         assert cycle is not None
-        started = await ctx.autopilot.get_cycle(cycle.id)
-        assert started is not None
-        await given_fine_tuning(ctx, cycle.id, started.task_id, index, version, promoted=True, rule="given")
+        await given_fine_tuning(ctx, cycle.id, cycle.task_id, index, version, promoted=True, rule="given")
 
         # The reindex step: kill the gpu worker once a batch of the candidate is written.
         at = await _until(ctx, cycle.id, lambda c: c["step"] == "reindex", logs)
@@ -112,7 +115,7 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
         end(cpu, signal.SIGKILL)
         cpu = procfile_process("worker", logs[2], OVERRIDES)
         ended = await _until(ctx, cycle.id, lambda c: c["state"] == "ended", logs)
-        await _until_task_ended(ctx, started.task_id or "", logs)  # the move that ended the cycle ends it
+        await _until_task_ended(ctx, cycle.task_id or "", logs)  # the move that ended the cycle ends it
     finally:
         end(cpu, signal.SIGTERM)
         end(gpu, signal.SIGTERM)
@@ -140,7 +143,7 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
     }
     experiments = await fetch(ctx, "SELECT count(*) AS n FROM experiments WHERE index_name = $1", index)
     assert experiments[0]["n"] == 1
-    cycle_task = await ctx.tasks.get(started.task_id or "")
+    cycle_task = await ctx.tasks.get(cycle.task_id or "")
     assert cycle_task is not None
     assert (cycle_task.status, (cycle_task.result or {}).get("outcome")) == ("done", "switched")
     # Lineage: the version went blue, and the cycle's run holds the experiment's decided tally.
@@ -153,36 +156,29 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
     assert run.data.tags["went_blue"] == "true"
 
 
-def _experiment() -> Any:
-    from functions.records import ExperimentPolicy
-
-    return ExperimentPolicy(share=1.0, min_sessions=10, max_sessions=200)
-
-
 async def _until_batch_done(ctx: Context, cycle_id: str, logs: list[Path]) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        rows = await fetch(
-            ctx,
-            """SELECT count(*) AS n FROM reindex_batches b
-                JOIN autopilot_cycles c ON b.task_id::text = c.step_task_id
-               WHERE c.id = $1 AND b.status = 'done'""",
-            cycle_id,
-        )
-        if rows[0]["n"] >= 1:
-            return
-        assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
-        await asyncio.sleep(0.05)
+    """Wait until a batch of the cycle's reindex is written."""
+    sql = """SELECT count(*) AS n FROM reindex_batches b
+        JOIN autopilot_cycles c ON b.task_id::text = c.step_task_id
+        WHERE c.id = $1 AND b.status = 'done'"""
+
+    async def check() -> bool:
+        return bool((await fetch(ctx, sql, cycle_id))[0]["n"] >= 1)
+
+    await wait_for(check, 120, 0.05, why=lambda: _tails(logs))
 
 
 async def _until_experiment(ctx: Context, index: str, states: tuple[str, ...], logs: list[Path]) -> str:
-    deadline = time.monotonic() + 120
-    while True:
+    """Wait until the index's experiment is in one of `states`; the state seen."""
+    seen: list[str] = []
+
+    async def check() -> bool:
         rows = await fetch(ctx, "SELECT state FROM experiments WHERE index_name = $1", index)
-        if rows and rows[0]["state"] in states:
-            return str(rows[0]["state"])
-        assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
-        await asyncio.sleep(0.01)
+        seen[:] = [str(r["state"]) for r in rows]
+        return bool(seen) and seen[0] in states
+
+    await wait_for(check, 120, 0.01, why=lambda: _tails(logs))
+    return seen[0]
 
 
 async def test_two_cpu_workers_start_one_cycle_of_an_index(
@@ -227,18 +223,19 @@ async def test_two_cpu_workers_start_one_cycle_of_an_index(
 
 
 async def _until_rows(ctx: Context, sql: str, arg: str, logs: list[Path]) -> None:
-    deadline = time.monotonic() + 90
-    while (await fetch(ctx, sql, arg))[0]["n"] == 0:
-        assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
-        await asyncio.sleep(0.2)
+    """Wait until the count `sql` reads is not zero."""
+
+    async def check() -> bool:
+        return bool((await fetch(ctx, sql, arg))[0]["n"] > 0)
+
+    await wait_for(check, 90, 0.2, why=lambda: _tails(logs))
 
 
 async def _until_task_ended(ctx: Context, task_id: str, logs: list[Path]) -> None:
-    deadline = time.monotonic() + 60
-    while (task := await ctx.tasks.get(task_id)) is None or task.status not in (
-        "done",
-        "failed",
-        "cancelled",
-    ):
-        assert time.monotonic() < deadline, "\n".join(p.read_text()[-2000:] for p in logs if p.exists())
-        await asyncio.sleep(0.1)
+    """Wait until the task has ended."""
+
+    async def check() -> bool:
+        task = await ctx.tasks.get(task_id)
+        return task is not None and task.status in ("done", "failed", "cancelled")
+
+    await wait_for(check, 60, 0.1, why=lambda: _tails(logs))

@@ -121,11 +121,11 @@ def register_perturbed(config: AppConfig, name: str, scale: float = 0.05) -> tup
     return str(info.registered_model_version), model
 
 
-async def wait_for(check: Any, timeout_s: float = 120.0, every_s: float = 0.2) -> None:
-    """Poll an async predicate until it holds."""
+async def wait_for(check: Any, timeout_s: float = 120.0, every_s: float = 0.2, why: Any = None) -> None:
+    """Poll an async predicate until it holds; on timeout, fail with `why()` (what to look at)."""
     import asyncio
 
     deadline = time.monotonic() + timeout_s
     while not await check():
-        assert time.monotonic() < deadline, "timed out waiting"
+        assert time.monotonic() < deadline, f"timed out waiting: {why() if why else ''}"
         await asyncio.sleep(every_s)

@@ -3,6 +3,8 @@ each ending leads, and what each step's work asks its stage for."""
 
 from __future__ import annotations
 
+import msgspec
+
 from functions.autopilot.logic import Observed, after, not_due, progress, ready, work_request
 from functions.records import ExperimentPolicy, Policy
 
@@ -32,14 +34,10 @@ def test_a_cycle_is_due_only_with_enough_new_sessions_and_time() -> None:
     assert "99 closed sessions" in str(not_due(POLICY, **(due | {"closed_sessions": 99})))
     assert "min_interval_s" in str(not_due(POLICY, **(due | {"since_last_s": 10.0})))
     assert "autopilot.enabled" in str(not_due(POLICY, **(due | {"globally_enabled": False})))
-    paused = Policy(**(_fields(POLICY) | {"paused": True}))
+    paused = msgspec.structs.replace(POLICY, paused=True)
     assert not_due(paused, **due) == "paused"
-    disabled = Policy(**(_fields(POLICY) | {"enabled": False}))
+    disabled = msgspec.structs.replace(POLICY, enabled=False)
     assert not_due(disabled, **due) == "the policy is disabled"
-
-
-def _fields(policy: Policy) -> dict[str, object]:
-    return {name: getattr(policy, name) for name in policy.__struct_fields__}
 
 
 def test_a_step_has_ended_when_its_work_has_and_an_experiment_when_it_is_decided() -> None:
@@ -102,7 +100,7 @@ def test_each_step_asks_its_stage_for_the_right_work() -> None:
         "model_version": "3",
         "auto_switch": False,
     }
-    chosen = Policy(**(_fields(POLICY) | {"experiment": ExperimentPolicy(share=0.5, min_sessions=20)}))
+    chosen = msgspec.structs.replace(POLICY, experiment=ExperimentPolicy(share=0.5, min_sessions=20))
     assert work_request("experiment", "books", "m", chosen, facts) == {
         "index": "books",
         "candidate_collection_id": "c2",
