@@ -17,7 +17,14 @@ from functions.config.data_plane import (
     SearchConfig,
     UpsertionConfig,
 )
-from functions.config.fine_tuning import FineTuningConfig, FineTuningPreset, NegativesMode, Weighting
+from functions.config.fine_tuning import (
+    CorpusPolicy,
+    FineTuningConfig,
+    FineTuningPreset,
+    NegativesMode,
+    Sources,
+    Weighting,
+)
 from functions.config.rollout import (
     AutopilotConfig,
     DeploymentConfig,
@@ -45,6 +52,7 @@ __all__ = [
     "AutopilotConfig",
     "ClickstreamConfig",
     "CollectionsConfig",
+    "CorpusPolicy",
     "DatabaseConfig",
     "DeploymentConfig",
     "EmbedderConfig",
@@ -61,6 +69,7 @@ __all__ = [
     "RedisConfig",
     "ReindexConfig",
     "SearchConfig",
+    "Sources",
     "TasksConfig",
     "TritonServerConfig",
     "UpsertionConfig",

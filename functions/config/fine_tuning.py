@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta
 
-from functions.config.bounds import NonNegFloat, PositiveInt
+from functions.config.bounds import Fraction, NonNegFloat, PositiveInt
 from functions.records import SearchSpace
 from functions.structs import Struct
 
@@ -14,6 +14,37 @@ from functions.structs import Struct
 # (functions/fine_tuning/pairs.py).
 Weighting = Literal["sum", "ips"]
 NegativesMode = Literal["skipped_above", "unclicked", "none"]
+
+
+class Sources(Struct, frozen=True, kw_only=True):
+    """What a fine-tuning task trains on, as relative weights (functions/fine_tuning/corpus_pairs.py
+    `corpus_budget`). clicks: the index's feedback sessions. corpus: pairs made from the stored objects
+    themselves (domain adaptation; needs no click). 0 leaves a source out; with both above 0, the corpus
+    gives `corpus / clicks` pairs per click pair (at most corpus.max_pairs)."""
+
+    corpus: NonNegFloat = 0.0
+    clicks: NonNegFloat = 1.0
+
+
+class CorpusPolicy(Struct, frozen=True, kw_only=True):
+    """How corpus pairs are sampled from an index's stored objects."""
+
+    # At most this many pairs per task: an index of any size is sampled, never paired whole.
+    max_pairs: PositiveInt
+    # At most this many pairs from one object (pairs are taken one per object per round, so a small
+    # budget spreads over as many objects as it can).
+    per_object: PositiveInt
+    # Inverse cloze: the share of pairs whose context keeps the span in place (a little lexical
+    # overlap teaches the model that a passage containing the words is relevant, as a search hit is).
+    keep_span_share: Fraction
+    # A span, title or crop shorter than this many words is not an anchor.
+    min_words: PositiveInt
+    # The context of a span (and a crop) is at most this many words around it: about the model's
+    # token window, so a long object gives a passage the model reads whole.
+    context_words: PositiveInt
+    # Without held-out clicks to judge by, this many held-out objects' spans are the evaluation
+    # queries (each relevant to its own object), from objects no training pair comes from.
+    eval_queries: PositiveInt
 
 
 class FineTuningPreset(Struct, frozen=True, kw_only=True):
@@ -56,6 +87,9 @@ class FineTuningPreset(Struct, frozen=True, kw_only=True):
     max_seq_length: PositiveInt
     seed: int
     search_space: SearchSpace
+    # Training sources and their weights (a task's `sources` replace them), and the corpus sampling.
+    sources: Sources
+    corpus: CorpusPolicy
 
 
 class FineTuningConfig(Struct, frozen=True, kw_only=True):

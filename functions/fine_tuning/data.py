@@ -11,12 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from functions.config import AppConfig, FineTuningPreset
-from functions.fine_tuning import logic
+from functions.config import AppConfig, FineTuningPreset, Sources
+from functions.fine_tuning import corpus_pairs, logic
 from functions.fine_tuning.messages import FineTuningRequest
 from functions.fine_tuning.pairs import QueryFeedback, negatives_for
 from functions.ports import FeedbackDataStore, Progress
-from functions.records import Collection, EvalQuery, Example, FeedbackSession, SessionWindow, TrainingSet
+from functions.records import (
+    Collection,
+    EvalQuery,
+    Example,
+    FeedbackSession,
+    Filter,
+    SessionWindow,
+    TrainingSet,
+)
 
 
 async def read_sessions(
@@ -61,9 +69,12 @@ async def build(
     progress: Progress,
     benchmark: Sequence[EvalQuery] = (),
     stored_vectors: bool = False,
+    sources: Sources | None = None,
+    exclude: Filter | None = None,
 ) -> TrainingSet:
-    """Examples of the train queries, the eval queries and the corpus both models are ranked on (the
-    benchmark's judged objects included); with `stored_vectors` (the collection's model is the
+    """Examples of the train queries and of the corpus (as `sources` weigh them), the eval queries
+    (held-out clicks; without any, held-out objects' spans) and the corpus both models are ranked on
+    (the benchmark's judged objects included); with `stored_vectors` (the collection's model is the
     champion) the corpus parts' pre-feedback vectors too, read with the texts."""
     max_chars = config.fine_tuning.text_max_chars
     cap = preset.max_negatives_per_example
@@ -78,7 +89,19 @@ async def build(
         found = logic.example(fb, negatives, texts, preset.min_positive_weight)
         if found is not None:
             examples.append(found)
+    click_pairs = sum(len(e.positives) for e in examples)
+    budget = corpus_pairs.corpus_budget(click_pairs, sources or preset.sources, preset.corpus)
+    corpus_evals: list[EvalQuery] = []
+    if budget > 0:
+        await progress.report(len(train_fb), total, f"sampling {budget} corpus pairs")
+        # Held-out clicks judge when there are any (users' queries, not a proxy for them).
+        adapted, corpus_evals = await _corpus(
+            store, collection, preset, seed, max_chars, budget, exclude, hold_out=not eval_fb
+        )
+        examples += adapted
     wanted: set[str] = set()
+    for judged in corpus_evals:
+        wanted |= judged.relevant.keys()
     for fb in eval_fb:
         wanted |= fb.positives.keys()
         wanted.update(await _mined(fb, store, collection, preset))
@@ -93,8 +116,31 @@ async def build(
     else:
         corpus = await store.parts(collection, sorted(wanted), max_chars)
     evals = [q for q in (logic.eval_query(fb, corpus) for fb in eval_fb) if q is not None]
+    evals += [q for q in corpus_evals if q.relevant.keys() <= corpus.keys()]
     sessions = sum(fb.sessions for fb in [*train_fb, *eval_fb])
     return logic.training_set(examples, _used(evals), corpus, sessions, benchmark, vectors)
+
+
+async def _corpus(
+    store: FeedbackDataStore,
+    collection: Collection,
+    preset: FineTuningPreset,
+    seed: int,
+    max_chars: int,
+    budget: int,
+    exclude: Filter | None,
+    *,
+    hold_out: bool,
+) -> tuple[list[Example], list[EvalQuery]]:
+    """`budget` corpus pairs from a seeded sample of the objects (never those `exclude` matches), and
+    with `hold_out` the spans of held-out objects no pair comes from."""
+    policy = preset.corpus
+    limit = budget + (policy.eval_queries if hold_out else 0)
+    objects = await store.objects(collection, limit, seed, max_chars, exclude)
+    train, held = corpus_pairs.held_out(objects, policy, seed) if hold_out else (list(objects), [])
+    return corpus_pairs.sample_pairs(train, policy, budget, seed), corpus_pairs.eval_queries(
+        held, policy, seed
+    )
 
 
 def _used(evals: list[EvalQuery]) -> list[EvalQuery]:

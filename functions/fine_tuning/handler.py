@@ -7,9 +7,10 @@ from typing import Any
 
 import msgspec
 
+from functions.config import FineTuningPreset, Sources
 from functions.context import Context
 from functions.errors import InvalidInput, NotFound, PermanentFailure
-from functions.fine_tuning import data, logic
+from functions.fine_tuning import corpus_pairs, data, logic
 from functions.fine_tuning.messages import (
     BenchmarkScores,
     FineTuningRequest,
@@ -36,10 +37,19 @@ def _check(req: FineTuningRequest | FineTuningSubmission) -> None:
         )
 
 
+def _sources(req: FineTuningRequest | FineTuningSubmission, preset: FineTuningPreset) -> Sources:
+    """The request's sources, else the preset's; some source must weigh something."""
+    sources = req.sources or preset.sources
+    if sources.corpus <= 0 and sources.clicks <= 0:
+        raise InvalidInput("sources: corpus or clicks must weigh more than 0", field="sources")
+    return sources
+
+
 async def submit(body: FineTuningSubmission, ctx: Context) -> Accepted:
-    """Validate the preset, its overrides and the index, then queue `fine_tuning.run` on the gpu pool."""
+    """Validate the preset, its overrides, the sources and the index, then queue `fine_tuning.run` on
+    the gpu pool."""
     _check(body)
-    logic.resolve_preset(ctx.config, body.preset, body.overrides)
+    _sources(body, logic.resolve_preset(ctx.config, body.preset, body.overrides))
     if await ctx.collections.get_index(body.index) is None:
         raise NotFound(f"index {body.index!r} does not exist", field="index")
     new = NewTask(
@@ -52,10 +62,11 @@ async def submit(body: FineTuningSubmission, ctx: Context) -> Accepted:
 
 
 async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
-    """Sessions → TrainingSet → the Trainer's study → the result; too little feedback ends early,
-    without a training run."""
+    """Sessions (and corpus pairs) → TrainingSet → the Trainer's study → the result; too little
+    feedback for a task that trains on clicks ends early, without a training run."""
     _check(req)
     preset = logic.resolve_preset(ctx.config, req.preset, req.overrides)
+    sources = _sources(req, preset)
     seed = preset.seed if req.seed is None else req.seed
     store = ctx.feedback
     if store is None:
@@ -73,10 +84,15 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
         sessions=usable,
         needed=preset.min_sessions,
         explored_clicks=explored(sessions, logic.weighing(ctx.config)),
+        sources=sources,
     )
-    if usable < preset.min_sessions:
+    enough = usable >= preset.min_sessions
+    if sources.clicks > 0 and not enough:
         return msgspec.structs.replace(base, detail=f"{usable} usable sessions, {preset.min_sessions} needed")
-    train_fb, eval_fb = split_by_query(feedback, preset.eval_fraction, seed)
+    # Corpus only: clicks never train, but enough of them still judge (their held-out split).
+    train_fb, eval_fb = split_by_query(feedback, preset.eval_fraction, seed) if enough else ([], [])
+    if sources.clicks <= 0:
+        train_fb = []
     champion = await ctx.registry.champion(ctx.embedders.registered_name(req.index))
     dataset = await data.build(
         train_fb,
@@ -91,9 +107,13 @@ async def run(req: FineTuningRequest, ctx: Context) -> FineTuningResult:
         # The live collection's stored vectors are the champion's embedding of the corpus when the
         # champion embedded it (a switch moves the alias with the blue pointer).
         stored_vectors=champion is not None and champion[0] == collection.model_version,
+        sources=sources,
+        exclude=req.corpus_exclude,
     )
     counts: dict[str, Any] = {
-        "train_queries": len(dataset.train),
+        "train_queries": sum(e.kind == "clicks" for e in dataset.train),
+        "pairs": corpus_pairs.counts(dataset.train),
+        "evaluated_on": ("clicks" if eval_fb else "corpus") if dataset.eval_queries else None,
         "eval_queries": len(dataset.eval_queries),
         "corpus_size": len(dataset.corpus),
         "dataset_hash": dataset.dataset_hash,

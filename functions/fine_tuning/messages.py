@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import msgspec
 from msgspec import Meta
 
-from functions.records import IndexName, ModelScores
+from functions.config import Sources
+from functions.records import Filter, IndexName, ModelScores
 from functions.structs import Struct, Text
 from functions.tasks.messages import CallbackUrl, IdempotencyKey
 
-PresetName = Literal["tiny", "small", "default"]
+PresetName = Literal["tiny", "small", "default", "adapt"]
 Seed = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 QueryId = Annotated[Text, Meta(min_length=1, max_length=200)]
 Grade = Annotated[int, Meta(ge=0, le=100)]
@@ -51,6 +53,11 @@ class FineTuningRequest(Struct, frozen=True, kw_only=True):
     overrides: dict[str, Any] | None = None
     seed: Seed | None = None
     benchmark: Benchmark | None = None
+    # What to train on and how much of each (default: the preset's); {"corpus": 1, "clicks": 0}
+    # adapts the model to the index's own content before any user clicked.
+    sources: Sources | None = None
+    # Objects whose payload matches this filter (noise, boilerplate) never give a corpus pair.
+    corpus_exclude: Filter | None = None
 
 
 class FineTuningSubmission(Struct, frozen=True, kw_only=True):
@@ -63,6 +70,11 @@ class FineTuningSubmission(Struct, frozen=True, kw_only=True):
     overrides: dict[str, Any] | None = None
     seed: Seed | None = None
     benchmark: Benchmark | None = None
+    # What to train on and how much of each (default: the preset's); {"corpus": 1, "clicks": 0}
+    # adapts the model to the index's own content before any user clicked.
+    sources: Sources | None = None
+    # Objects whose payload matches this filter (noise, boilerplate) never give a corpus pair.
+    corpus_exclude: Filter | None = None
     idempotency_key: IdempotencyKey | None = None
     callback_url: CallbackUrl | None = None
 
@@ -76,6 +88,8 @@ class FineTuningSubmission(Struct, frozen=True, kw_only=True):
             overrides=self.overrides,
             seed=self.seed,
             benchmark=self.benchmark,
+            sources=self.sources,
+            corpus_exclude=self.corpus_exclude,
         )
 
 
@@ -99,6 +113,7 @@ class FineTuningResult(Struct, frozen=True, kw_only=True):
     detail: str = ""
     # Engaged results an online experiment's candidate placed on interleaved lists (exploration).
     explored_clicks: int = 0
+    # Click queries trained on (corpus pairs are counted in `pairs`).
     train_queries: int = 0
     eval_queries: int = 0
     corpus_size: int = 0
@@ -117,3 +132,9 @@ class FineTuningResult(Struct, frozen=True, kw_only=True):
     trials_pruned: int = 0
     mlflow_run_id: str | None = None
     benchmark: BenchmarkScores | None = None
+    # The sources' weights the task used, the pairs it trained on by kind (clicks: one per positive;
+    # title, inverse_cloze, crop: corpus pairs), and what judged the challenger: held-out "clicks", or
+    # held-out objects' spans ("corpus") when no click was held out.
+    sources: Sources | None = None
+    pairs: dict[str, int] = msgspec.field(default_factory=dict)
+    evaluated_on: Literal["clicks", "corpus"] | None = None

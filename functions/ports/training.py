@@ -7,7 +7,9 @@ from typing import Protocol
 
 from functions.records import (
     Collection,
+    CorpusObject,
     FeedbackSession,
+    Filter,
     SessionWindow,
     TrainingOutcome,
     TrainingPlan,
@@ -60,3 +62,6 @@ class FeedbackDataStore(Protocol):
         self, collection: Collection, query_vector: Vectors, k: int, exclude: Sequence[str]
     ) -> list[str]: ...
     async def sample_ids(self, collection: Collection, limit: int, seed: int) -> list[str]: ...
+    async def objects(
+        self, collection: Collection, limit: int, seed: int, max_chars: int, exclude: Filter | None
+    ) -> list[CorpusObject]: ...

@@ -105,8 +105,10 @@ from functions.records.tasks import (
     TaskStatus,
 )
 from functions.records.training import (
+    CorpusObject,
     EvalQuery,
     Example,
+    ExampleKind,
     ModelScores,
     SearchSpace,
     TrainingOutcome,
@@ -125,6 +127,7 @@ __all__ = [
     "BatchRow",
     "Collection",
     "CollectionStatus",
+    "CorpusObject",
     "Cycle",
     "CycleStep",
     "Deployment",
@@ -134,6 +137,7 @@ __all__ = [
     "Eq",
     "EvalQuery",
     "Example",
+    "ExampleKind",
     "Exists",
     "Experiment",
     "ExperimentPolicy",

@@ -12,14 +12,29 @@ import msgspec
 
 from functions.structs import Struct
 
+# Where a training example comes from: a query users clicked on, or a pair the corpus itself gives
+# (functions/fine_tuning/corpus_pairs.py): a title and its body, a span and the rest of its object
+# (inverse cloze), two crops of one object.
+ExampleKind = Literal["clicks", "title", "inverse_cloze", "crop"]
+
 
 class Example(Struct, frozen=True, kw_only=True):
-    """One training query."""
+    """One training query (for a corpus pair: the anchor text) and its positives."""
 
     query: str
     positives: list[str]  # texts (stored chunks) of clicked items, best first
     positive_weights: list[float]  # same length as positives
     negatives: list[str]  # texts of session negatives + mined hard negatives (false negatives removed)
+    kind: ExampleKind = "clicks"
+
+
+class CorpusObject(Struct, frozen=True, kw_only=True):
+    """One stored object as corpus adaptation reads it: its text fields (a dict content; empty for a
+    plain-text one) and the text that was rendered and embedded."""
+
+    object_id: str
+    fields: dict[str, str]
+    text: str
 
 
 class EvalQuery(Struct, frozen=True, kw_only=True):

@@ -6,9 +6,19 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import asyncpg
+import msgspec
 import numpy as np
 
-from functions.records import Collection, FeedbackEvent, FeedbackSession, SessionWindow, Vectors
+from functions.records import (
+    Collection,
+    CorpusObject,
+    FeedbackEvent,
+    FeedbackSession,
+    Filter,
+    SessionWindow,
+    Vectors,
+)
+from jobs.stores.filter_sql import compile_filter
 from jobs.stores.improvement_unit import vector_or_none
 from jobs.stores.vector_schema import tables
 
@@ -38,6 +48,10 @@ NEAREST = """SELECT object_id FROM {objects} WHERE NOT (object_id = ANY($2::text
 # Exact search (no HNSW): hard negatives should be the true neighbours, and k is small.
 EXACT = "SELECT set_config('enable_indexscan', 'off', true)"
 SAMPLE = "SELECT object_id FROM {objects} ORDER BY md5($2::text || object_id), object_id LIMIT $1"
+# The same seeded order, with what corpus adaptation reads; {0} is compile_filter's expression of the
+# objects left out (fixed SQL and $n placeholders only).
+OBJECTS = """SELECT object_id, content::text AS content, left(rendered, $3) AS text FROM {objects}
+    WHERE NOT ({{0}}) ORDER BY md5($2::text || object_id), object_id LIMIT $1"""
 
 
 class PostgresFeedbackData:
@@ -134,3 +148,32 @@ class PostgresFeedbackData:
         """Up to `limit` object ids in an order fixed by the seed (all of them within the limit)."""
         rows = await self._pool.fetch(tables(collection).sql(SAMPLE), limit, str(seed))
         return [r["object_id"] for r in rows]
+
+    async def objects(
+        self, collection: Collection, limit: int, seed: int, max_chars: int, exclude: Filter | None
+    ) -> list[CorpusObject]:
+        """Up to `limit` objects in the seed's order (as sample_ids), leaving out those whose payload
+        matches `exclude`: their text fields and rendered text (cut to `max_chars`)."""
+        excluded, params = compile_filter(exclude, 4) if exclude is not None else ("false", [])
+        sql = tables(collection).sql(OBJECTS).format(excluded)
+        rows = await self._pool.fetch(sql, limit, str(seed), max_chars, *params)
+        return [
+            CorpusObject(
+                object_id=r["object_id"], fields=_text_fields(r["content"], max_chars), text=r["text"]
+            )
+            for r in rows
+        ]
+
+
+def _text_fields(content: str, max_chars: int) -> dict[str, str]:
+    """A dict content's text fields (lists of strings joined as the upsert renders them); {} for text."""
+    value = msgspec.json.decode(content)
+    if not isinstance(value, dict):
+        return {}
+    out = {}
+    for key, field in value.items():
+        if isinstance(field, list) and all(isinstance(v, str) for v in field):
+            field = ", ".join(field)
+        if isinstance(field, str):
+            out[str(key)] = field[:max_chars]
+    return out

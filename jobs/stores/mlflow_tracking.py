@@ -87,6 +87,7 @@ class TrainingSession:
             "dataset_hash": data.dataset_hash,
             "session_count": data.session_count,
             "train_examples": len(data.train),
+            "corpus_pairs": sum(len(e.positives) for e in data.train if e.kind != "clicks"),
             "eval_queries": len(data.eval_queries),
             "corpus_size": len(data.corpus),
             # The champion scored on the collection's stored vectors, or embedded by the task.

@@ -18,7 +18,7 @@ from jobs.stores.mlflow_tracking import TrainingSession, scores_metrics
 from jobs.training.evaluate import EncodedCorpus, Evaluation, at_length, encode, evaluations
 from jobs.training.guard import guard
 from jobs.training.sanity import embedding_problem, sample_texts
-from jobs.training.trainer import StudyCallback, load_model, train, triplets
+from jobs.training.trainer import StudyCallback, load_model, train, training_datasets
 
 
 def sample(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
@@ -40,7 +40,7 @@ class Study:
         self, plan: TrainingPlan, data: TrainingSet, reporter: TrainingReporter, session: TrainingSession
     ) -> None:
         self._plan, self._data, self._reporter, self._session = plan, data, reporter, session
-        self._rows = triplets(data.train, plan.seed)
+        self._datasets = training_datasets(data.train, plan.seed)
         self._best: tuple[float, str, Evaluation, dict[str, Any]] | None = None  # value, dir, eval, params
         self._best_ndcg = 0.0
         # Optuna's own timeout only stops starting trials; a trial in flight stops at this deadline.
@@ -144,7 +144,7 @@ class Study:
         callback = StudyCallback(self._reporter, on_step, on_epoch, self._deadline)
         model = load_model(self._plan.base_model_path, self._plan.max_seq_length)
         try:
-            train(model, self._rows, self._plan, params, callback)
+            train(model, self._datasets, self._plan, params, callback)
             self._check_cancelled(callback.cancelled)
             if callback.pruned or not scores:
                 self._session.tag(run_id, "optuna_state", "pruned")

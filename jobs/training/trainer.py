@@ -22,7 +22,28 @@ EpochHook = Callable[[int, Any], bool]
 StepHook = Callable[[int, int], None]  # global step, max steps
 
 
-def triplets(train: list[Example], seed: int) -> dict[str, list[str]]:
+Columns = dict[str, list[str]]
+
+
+def training_datasets(train: list[Example], seed: int) -> dict[str, Columns]:
+    """One dataset per source: "clicks" (triplets) and "corpus" (anchor/positive pairs, in-batch
+    negatives only); an empty source is left out. They train in separate batches (each batch is drawn
+    from one dataset), so a clicked object never serves as an in-batch negative of its own query
+    through a corpus pair, and corpus pairs never borrow a click's negative."""
+    clicks = [e for e in train if e.kind == "clicks"]
+    corpus = [e for e in train if e.kind != "clicks"]
+    out: dict[str, Columns] = {}
+    if clicks:
+        out["clicks"] = triplets(clicks, seed)
+    if corpus:
+        out["corpus"] = {
+            "anchor": [e.query for e in corpus for _ in e.positives],
+            "positive": [p for e in corpus for p in e.positives],
+        }
+    return out
+
+
+def triplets(train: list[Example], seed: int) -> Columns:
     """anchor/positive/negative columns: one row per (query, positive), its negative cycling through
     the example's negatives. An example without negatives borrows one from the others' pool (a text
     judged irrelevant for another query: a random negative, never one of its own positives)."""
@@ -93,16 +114,20 @@ def load_model(path: str, max_seq_length: int) -> Any:
 
 def train(
     model: Any,
-    rows: dict[str, list[str]],
+    datasets: dict[str, Columns],
     plan: TrainingPlan,
     params: dict[str, Any],
     callback: StudyCallback,
 ) -> None:
-    """Fine-tune `model` in place with the library's trainer (no hub, no checkpoints, seeded)."""
-    from datasets import Dataset
+    """Fine-tune `model` in place with the library's trainer (no hub, no checkpoints, seeded). Several
+    datasets train in batches of one dataset each, drawn in proportion to their sizes."""
+    from datasets import Dataset, DatasetDict
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer import losses
-    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    from sentence_transformers.sentence_transformer.training_args import (
+        BatchSamplers,
+        MultiDatasetBatchSamplers,
+    )
 
     if plan.loss == "cached_mnrl":
         loss: Any = losses.CachedMultipleNegativesRankingLoss(
@@ -123,6 +148,7 @@ def train(
             data_seed=plan.seed,
             # Duplicate texts in one batch would be false in-batch negatives for MNRL.
             batch_sampler=BatchSamplers.NO_DUPLICATES,
+            multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL,
             report_to="none",
             save_strategy="no",
             eval_strategy="no",
@@ -135,7 +161,11 @@ def train(
         trainer = SentenceTransformerTrainer(
             model=model,
             args=args,
-            train_dataset=Dataset.from_dict(rows),
+            train_dataset=(
+                Dataset.from_dict(next(iter(datasets.values())))
+                if len(datasets) == 1
+                else DatasetDict({name: Dataset.from_dict(rows) for name, rows in datasets.items()})
+            ),
             loss=loss,
             callbacks=[callback],
         )

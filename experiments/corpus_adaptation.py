@@ -1,0 +1,136 @@
+"""How much does corpus adaptation alone move held-out quality, per corpus policy and training setting?
+
+`python -m experiments.corpus_adaptation [--dataset DIR | --sample] [--seeds 1 2 3] [--preset adapt]
+    [--overrides JSON] [--no-titles]`
+
+No services: the corpus's objects become CorpusObjects as the store reads them (fields of a dict
+content, the rendered text), pairs are sampled by functions/fine_tuning/corpus_pairs.py under the preset's
+corpus policy, the model trains with jobs/training/trainer.py (the product's datasets and loss), and the
+base and the adapted model are scored by exact best-part search over the corpus chunked as the upsert task
+chunks it, on the TEST queries' qrels. `--no-titles` drops titles (a plain-text corpus).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from functions.config.presets import resolve_preset
+from functions.fine_tuning.corpus_pairs import counts, sample_pairs
+from functions.records import CorpusObject, TrainingPlan
+from functions.upsertion.logic import render
+from jobs.bootstrap import load_config
+from jobs.training.trainer import StudyCallback, load_model, train, training_datasets
+from sim import beir
+from sim.corpus import chunks_of, dataset_or_none
+from sim.ir_metrics import exact_best_part, mean_ndcg
+from sim.sample_catalog import Catalog, generate
+
+
+class _Quiet:
+    def report(self, done: float, total: float, message: str) -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return False
+
+
+def objects_of(items: list[dict[str, Any]], titles: bool) -> list[CorpusObject]:
+    out = []
+    for item in items:
+        content = item["content"]
+        if isinstance(content, dict) and not titles:
+            content = {k: v for k, v in content.items() if k != "title"}
+        fields = {k: str(v) for k, v in content.items()} if isinstance(content, dict) else {}
+        out.append(
+            CorpusObject(object_id=str(item["object_id"]), fields=fields, text=render(content, None, None))
+        )
+    return out
+
+
+def score(path: str, chunks: list[str], owners: list[str], test: Catalog) -> float:
+    model = load_model(path, load_config().model.max_seq_length)
+    kw: dict[str, Any] = {"batch_size": 64, "normalize_embeddings": True, "show_progress_bar": False}
+    parts = model.encode(chunks, **kw)
+    ids = list(test.queries)
+    ranked = exact_best_part(model.encode([test.queries[q] for q in ids], **kw), parts, owners, k=10)
+    return mean_ndcg(dict(zip(ids, ranked, strict=True)), test.qrels)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset")
+    parser.add_argument("--sample", action="store_true")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--preset", default="adapt")
+    parser.add_argument("--overrides", type=json.loads, default={})
+    parser.add_argument("--no-titles", action="store_true")
+    args = parser.parse_args()
+    config = load_config()
+    preset = resolve_preset(config, args.preset, args.overrides)
+    if args.sample:
+        test = generate(split="test")
+    else:
+        folder = dataset_or_none(args.dataset)
+        if folder is None:
+            raise SystemExit("no BEIR folder")
+        test = beir.load(folder, "test")
+    if args.no_titles:
+        for item in test.items:
+            if isinstance(item["content"], dict):
+                item["content"] = {k: v for k, v in item["content"].items() if k != "title"}
+    chunks, owners = chunks_of(test.items)
+    objects = objects_of(test.items, titles=True)
+    base = score(config.model.path, chunks, owners, test)
+    print(f"base nDCG@10 {base:.4f}", flush=True)
+    gains = []
+    for seed in args.seeds:
+        pairs = sample_pairs(objects, preset.corpus, preset.corpus.max_pairs, seed)
+        space = preset.search_space
+        params = {
+            "learning_rate": space.learning_rate[0],
+            "epochs": space.epochs[0],
+            "batch_size": space.batch_size[0],
+            "warmup_ratio": space.warmup_ratio[0],
+            "scale": space.scale[0],
+        }
+        began = time.monotonic()
+        with tempfile.TemporaryDirectory() as out:
+            plan = TrainingPlan(
+                task_id="x",
+                index="x",
+                base_model_path=config.model.path,
+                base_model_name="x",
+                base_version=None,
+                registered_model_name="x",
+                loss=preset.loss,
+                n_trials=1,
+                timeout_s=preset.timeout_s,
+                search_space=space,
+                max_seq_length=preset.max_seq_length,
+                seed=seed,
+                promotion_margin=0.0,
+                promotion_max_p=0.1,
+                output_dir=out,
+            )
+            model = load_model(config.model.path, preset.max_seq_length)
+            callback = StudyCallback(_Quiet(), lambda s, n: None, lambda e, m: False)
+            train(model, training_datasets(pairs, seed), plan, params, callback)
+            model.max_seq_length = config.model.max_seq_length
+            model.save(f"{out}/m")
+            tuned = score(f"{out}/m", chunks, owners, test)
+        gains.append(100 * (tuned - base) / base)
+        print(
+            f"seed {seed}: {counts(pairs)} {tuned:.4f} ({gains[-1]:+.2f}%)"
+            f" {(time.monotonic() - began) / 60:.1f} min",
+            flush=True,
+        )
+    print(f"adapt_ndcg10_gain_pct: {statistics.mean(gains):.2f}")
+
+
+if __name__ == "__main__":
+    main()
