@@ -25,7 +25,8 @@ from functions.records import CorpusObject, EvalQuery, Example, ExampleKind
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
 # Field names a title goes by; otherwise the shortest text field, when much shorter than the rest.
 TITLE_FIELDS = ("title", "name", "headline", "subject", "question")
-TITLE_MAX_WORDS = 32
+# A title is a query-like anchor even when short ("Growing Roses"): it needs two words, not min_words.
+TITLE_WORDS = (2, 32)
 MIN_CLOZE_SENTENCES = 3  # fewer: the "rest" is one sentence, as close to a crop as to a cloze
 
 
@@ -45,7 +46,8 @@ def sentences(text: str) -> list[str]:
 
 
 def title_pair(obj: CorpusObject, min_words: int) -> tuple[str, str] | None:
-    """(title, the rest) when the content has a title-like field and other text."""
+    """(title, the rest) when the content has a title-like field and other text of at least
+    `min_words` words."""
     fields = {k: v.strip() for k, v in obj.fields.items() if v and v.strip()}
     if len(fields) < 2:
         return None
@@ -54,7 +56,7 @@ def title_pair(obj: CorpusObject, min_words: int) -> tuple[str, str] | None:
     title = fields[key]
     rest = [v for k, v in fields.items() if k != key]
     words = len(title.split())
-    if not min_words <= words <= TITLE_MAX_WORDS or words * 2 > sum(len(v.split()) for v in rest):
+    if not TITLE_WORDS[0] <= words <= TITLE_WORDS[1] or words * 2 > sum(len(v.split()) for v in rest):
         return None
     body = "\n".join(_without_prefix(v, title) for v in rest).strip()
     return (title, body) if len(body.split()) >= min_words else None

@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 from pgvector.asyncpg import register_vector
 
+from functions.config import Sources
 from functions.context import Context
+from functions.errors import InvalidInput
 from functions.fine_tuning import handler
 from functions.fine_tuning.messages import FineTuningRequest
 from functions.fine_tuning.pairs import normalise_query
 from functions.fine_tuning.split import query_draw
+from functions.records import Eq
 from jobs.embedding.model_paths import resolve_model_path
 from tests.support.data_plane import Client, new_index, parts_of, upsert
 from tests.support.fakes import FakeTrainer
@@ -77,7 +80,7 @@ async def test_sessions_become_examples_eval_queries_and_corpus(client: Client, 
     assert text[shown[2]] not in example.negatives
     assert len(example.negatives) == 3
     assert example.negatives[2] in {text[shown[4]], text[shown[5]]}
-    queries = {normalise_query(e.query) for e in data.train} | {
+    queries = {normalise_query(e.query) for e in data.train if e.kind == "clicks"} | {
         normalise_query(q.query) for q in data.eval_queries
     }
     assert queries == set(QUERIES)  # the irrelevant session's query is left out
@@ -90,7 +93,12 @@ async def test_sessions_become_examples_eval_queries_and_corpus(client: Client, 
     }
     for query in data.eval_queries:
         assert set(query.relevant) <= set(data.corpus)
-    assert result.train_queries == len(data.train)
+    # tiny mixes in corpus pairs (half a pair per click pair), which train in their own batches.
+    clicks = [e for e in data.train if e.kind == "clicks"]
+    assert result.train_queries == len(clicks)
+    assert result.pairs["clicks"] == sum(len(e.positives) for e in clicks)
+    assert sum(n for kind, n in result.pairs.items() if kind != "clicks") == round(result.pairs["clicks"] / 2)
+    assert result.evaluated_on == "clicks"
     assert result.eval_queries == len(data.eval_queries)
     assert result.dataset_hash == data.dataset_hash
     assert (result.promoted, result.registered_version, result.trials_completed) == (True, "1", 3)
@@ -151,3 +159,63 @@ async def test_the_corpus_vectors_are_the_stored_ones_before_feedback(client: Cl
         assert vectors[oid].dtype == np.float32
         assert np.allclose(vectors[oid][0], stored[oid])  # the moved one's original, not -original
     assert await ctx.feedback.embedded_parts(blue, [], 10) == ({}, {})
+
+
+PLAIN = [
+    {
+        "object_id": f"note{i}",
+        "content": f"Compost heap number {i} needs turning. Greens and browns balance it. "
+        f"Water it in dry weeks. It is ready in a year.",
+    }
+    for i in range(6)
+]
+NOISE = {
+    "object_id": "promo",
+    "content": "Big sale today only. Click here to win. Offer ends soon. Terms apply.",
+    "payload": {"noise": True},
+}
+
+
+async def test_a_corpus_only_task_needs_no_click_and_leaves_noise_out(client: Client, ctx: Context) -> None:
+    index = await new_index(client)
+    await upsert(client, ctx, index, [*GARDEN, *PLAIN, NOISE])
+    trainer = FakeTrainer()
+    req = FineTuningRequest(
+        index=index,
+        preset="tiny",
+        sources=Sources(corpus=1.0, clicks=0.0),
+        corpus_exclude=Eq(path="noise", value=True),
+        seed=5,
+    )
+    result = await handler.run(req, with_trainer(ctx, trainer))
+
+    assert (result.status, result.sessions, result.train_queries) == ("trained", 0, 0)
+    [(_, data)] = trainer.calls
+    assert {e.kind for e in data.train} == {"title", "inverse_cloze", "crop"}
+    # Titles of the garden pages (body without the title), clozes of the multi-sentence notes.
+    titles = {e.query: e.positives[0] for e in data.train if e.kind == "title"}
+    by_title = {item["content"]["title"]: item["content"]["body"] for item in GARDEN}
+    assert titles
+    assert all(by_title[t] == body for t, body in titles.items())
+    texts = " ".join(t for e in data.train for t in [e.query, *e.positives])
+    assert "sale" not in texts
+    assert "Compost" in texts
+    # No click judges: held-out objects' spans do, each relevant to its own object, none trained on.
+    assert result.evaluated_on == "corpus"
+    assert data.eval_queries
+    assert all(len(q.relevant) == 1 for q in data.eval_queries)
+    held = {oid for q in data.eval_queries for oid in q.relevant}
+    assert held <= set(data.corpus)
+    assert not any(q.query in texts for q in data.eval_queries)
+    assert result.pairs == {k: sum(e.kind == k for e in data.train) for k in result.pairs} | {"clicks": 0}
+    assert result.sources == Sources(corpus=1.0, clicks=0.0)
+
+
+async def test_clicks_weighing_nothing_against_corpus_nothing_is_refused(
+    client: Client, ctx: Context
+) -> None:
+    index = await new_index(client)
+    req = FineTuningRequest(index=index, preset="tiny", sources=Sources(corpus=0.0, clicks=0.0))
+    with pytest.raises(InvalidInput) as caught:
+        await handler.run(req, ctx)
+    assert caught.value.field == "sources"
