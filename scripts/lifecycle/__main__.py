@@ -1,13 +1,15 @@
 """The main job, end to end through the real HTTP API and workers (`make demo`; scripts.lifecycle).
 
 1. register and deploy the base model, create the index (blue collection); 2. upsert the corpus;
-3. simulated users search the train queries and click; 4. online improvement from that feedback;
-5. the autopilot is turned on for the index and runs one cycle by itself: fine-tuning from the
-clickstream with its offline guard, deployment of the challenger, reindex into a candidate collection
+3. before any click, a corpus adaptation cycle: the autopilot runs the `adapt` preset (pairs made from
+the stored objects) through the same guard, deployment, reindex and experiment as any challenger;
+4. simulated users search the train queries and click; 5. online improvement from that feedback;
+6. the autopilot runs one cycle by itself: fine-tuning from the clickstream (and corpus pairs) with its
+offline guard, deployment of the challenger, reindex into a candidate collection
 (a client keeps writing), an online experiment decided by simulated users' clicks on interleaved lists,
 then the switch (searches running throughout) or the discard, and cleanup after the rollback window.
-Quality is measured on the held-out test queries and on the train queries users clicked, after 2, 4 and
-5. A second run on the same index runs a second cycle from the new champion.
+Quality is measured on the held-out test queries and on the train queries users clicked, after 2, 3, 5
+and 6. A second run on the same index runs a second cycle from the new champion.
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from jobs.bootstrap import ROOT, load_config
 from scripts.lifecycle.api_client import Api, Skipped
-from scripts.lifecycle.autopilot import policy_body, run_cycle
 from scripts.lifecycle.autopilot import summary as cycle_summary
-from scripts.lifecycle.experiment import summary as experiment_summary
-from scripts.lifecycle.load import SearchLoad, WriteLoad
+from scripts.lifecycle.cycles import autopilot_cycle, cycle_figures, experiment_figures, training_of
+from scripts.lifecycle.load import WriteLoad
 from scripts.lifecycle.report import Report
 from scripts.lifecycle.steps import (
     Split,
@@ -61,6 +62,9 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     base_test = runs_of(api, cfg.index, test.queries, skipped)
     base_train = runs_of(api, cfg.index, train.queries, skipped)
     report.step("measure", f"base nDCG@10 test {quality(base_test, test.qrels)['ndcg10']:.4f}")
+    adapted_train: dict[str, list[str]] | None = None
+    if cfg.adapt.preset:
+        adapted_test, adapted_train = _adapt(cfg, api, url, key, items, train, test, report, skipped)
 
     settings = Settings.from_config(cfg.clicks)
     clicked = simulate(api, _catalog(items, train), settings, index=cfg.index)
@@ -72,6 +76,9 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     }
     base_seen = quality({q: base_train[q] for q in seen if q in base_train}, sets["seen"].qrels)
     report.measure("base", {"test": quality(base_test, test.qrels), "seen": base_seen})
+    if adapted_train is not None:
+        adapted_seen = quality({q: adapted_train[q] for q in seen if q in adapted_train}, sets["seen"].qrels)
+        report.measure("adapted", {"test": quality(adapted_test, test.qrels), "seen": adapted_seen})
 
     ended = wait_applied(api, clicked.task_ids, cfg.timeout_s)
     report.measure("improved", measure(api, cfg.index, sets, skipped))
@@ -81,29 +88,15 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         f"{dict(ended)} tasks; nDCG@10 seen {q['seen']['ndcg10']:.4f} test {q['test']['ndcg10']:.4f}",
     )
 
-    overrides = OmegaConf.to_container(cfg.overrides) if cfg.overrides else None
-    body = policy_body(cfg, overrides)  # type: ignore[arg-type]
-    policy = api.call("PUT", f"/indexes/{cfg.index}/autopilot", json=body)
-    report.step(
-        "autopilot",
-        f"on for {cfg.index}: preset {policy['preset']}, experiment {policy['experiment']}, rollback "
-        f"window {policy['cleanup_grace_s']} s; {len(policy['history'])} earlier cycles",
-    )
-    queries = list(train.queries.values()) + list(test.queries.values())
     catalog = sample_catalog.Catalog(
         items=items, queries={**train.queries, **test.queries}, qrels={**train.qrels, **test.qrels}
     )
-    writer = WriteLoad(url, key, cfg.index, items[: cfg.write_template])
-    with SearchLoad(
-        url, key, cfg.index, queries, clients=cfg.searchers, pause_s=cfg.search_pause_s
-    ) as searchers:
-        watch = run_cycle(api, cfg.index, cfg, catalog, settings, writer, report.step)
+    overrides = OmegaConf.to_container(cfg.overrides) if cfg.overrides else None
+    watch, writer = autopilot_cycle(
+        cfg, api, url, key, items, catalog, settings, report, cfg.preset, overrides, "cycle"
+    )
     view = watch.view
-    report.step("cycle", f"{cycle_summary(watch)}; {searchers.ok} searches, {searchers.failed} failed")
-    report.figures["cycle"] = {
-        k: view.get(k) for k in ("id", "outcome", "failed_step", "error", "facts", "steps", "step_seconds")
-    } | {"sessions_simulated": watch.sessions_simulated, "rounds": watch.rounds}
-    report.figures["failed_searches"] = searchers.failed
+    report.figures["cycle"] = cycle_figures(watch) | {"training": training_of(api, view)}
     report.figures["writes_during_reindex"] = {
         "upserted": writer.upserted,
         "deleted": writer.deleted,
@@ -113,11 +106,7 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     report.figures["replayed_sessions"] = _replayed_at_reindex(api, view)
     experiment_id = view["facts"].get("experiment_id")
     if experiment_id:
-        ended = api.call("GET", f"/experiments/{experiment_id}")
-        report.figures["experiment"] = {
-            k: ended.get(k) for k in ("state", "verdict", "action", "reason", "tally", "decided_tally")
-        }
-        report.step("experiment", experiment_summary(ended))
+        report.figures["experiment"] = experiment_figures(api, experiment_id, report)
     detail = _complete(api, cfg.index, len(items), writer)
     report.figures["final_objects"] = detail["objects"]
     # What serves at the end, as the API reports it (a refused or discarded challenger must not be it).
@@ -132,6 +121,41 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     report.step("cleanup", f"removed the {removed} copies the live writer left")
     report.measure("final", measure(api, cfg.index, sets, skipped))
     _skips(report, skipped, clicked.skipped)
+
+
+def _adapt(
+    cfg: DictConfig,
+    api: Api,
+    url: str,
+    key: str,
+    items: list[dict[str, Any]],
+    train: Split,
+    test: Split,
+    report: Report,
+    skipped: Skipped,
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The corpus adaptation cycle, before any click trains anything: the autopilot runs the adapt
+    preset (pairs made from the stored objects) through the guard, deployment, reindex and the
+    experiment its users decide. The live writer's copies are removed after it, and both splits'
+    rankings are read then (the seen set is known only once users have clicked)."""
+    catalog = sample_catalog.Catalog(
+        items=items, queries={**train.queries, **test.queries}, qrels={**train.qrels, **test.qrels}
+    )
+    overrides = OmegaConf.to_container(cfg.adapt.overrides) if cfg.adapt.overrides else None
+    settings = Settings.from_config(cfg.clicks)
+    watch, writer = autopilot_cycle(
+        cfg, api, url, key, items, catalog, settings, report, cfg.adapt.preset, overrides, "adapt"
+    )
+    report.figures["adapt_cycle"] = cycle_figures(watch) | {"training": training_of(api, watch.view)}
+    experiment_id = watch.view["facts"].get("experiment_id")
+    if experiment_id:
+        report.figures["adapt_experiment"] = experiment_figures(api, experiment_id, report)
+    if watch.view["outcome"] == "failed":
+        raise RuntimeError(f"the adaptation cycle failed: {cycle_summary(watch)}")
+    removed = remove(api, cfg.index, sorted(writer.expected), cfg.batch_size)
+    report.step("cleanup", f"removed the {removed} copies the live writer left")
+    _complete(api, cfg.index, len(items), None)
+    return runs_of(api, cfg.index, test.queries, skipped), runs_of(api, cfg.index, train.queries, skipped)
 
 
 def _replayed_at_reindex(api: Api, view: dict[str, Any]) -> int:
@@ -154,11 +178,11 @@ def _catalog(items: list[dict[str, Any]], split: Split) -> sample_catalog.Catalo
     return sample_catalog.Catalog(items=items, queries=split.queries, qrels=split.qrels)
 
 
-def _complete(api: Api, index: str, base_items: int, writer: WriteLoad) -> dict[str, Any]:
+def _complete(api: Api, index: str, base_items: int, writer: WriteLoad | None) -> dict[str, Any]:
     """The index's detail (blue collection, counts); its blue collection must hold the corpus plus
     what the writer left: raise if not."""
     detail: dict[str, Any] = api.call("GET", f"/indexes/{index}")
-    expected = base_items + len(writer.expected)
+    expected = base_items + (len(writer.expected) if writer is not None else 0)
     if detail["objects"] != expected:
         raise RuntimeError(f"blue collection holds {detail['objects']} objects, expected {expected}")
     return detail

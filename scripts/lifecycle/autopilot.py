@@ -20,14 +20,14 @@ from sim import sample_catalog
 POLL_S = 1.0
 
 
-def policy_body(cfg: Any, overrides: dict[str, Any] | None) -> dict[str, Any]:
+def policy_body(cfg: Any, preset: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """The demo's policy: a cycle as soon as asked (no wait for sessions or time), its experiment sized
     for a demo, the rollback window short."""
     body: dict[str, Any] = {
         "enabled": True,
         "min_new_sessions": cfg.autopilot.min_new_sessions,
         "min_interval_s": cfg.autopilot.min_interval_s,
-        "preset": cfg.preset,
+        "preset": preset,
         "experiment": {
             "share": cfg.experiment.share,
             "min_sessions": cfg.experiment.min_sessions,

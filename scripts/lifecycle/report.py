@@ -56,7 +56,15 @@ class Report:
             before = base[key]["ndcg10"]
             return 100 * (final[key]["ndcg10"] - before) / before if before else 0.0
 
-        return {
+        adapted = self.quality.get("adapted")
+        adapt = {}
+        if adapted is not None:  # the corpus adaptation cycle, before any click trained anything
+            before = base["test"]["ndcg10"]
+            after = adapted["test"]["ndcg10"]
+            adapt["lifecycle_adapt_ndcg10_gain_pct"] = (
+                f"{100 * (after - before) / before if before else 0:.2f}"
+            )
+        return adapt | {
             "lifecycle_ndcg10_base": f"{base['test']['ndcg10']:.4f}",
             "lifecycle_ndcg10_final": f"{final['test']['ndcg10']:.4f}",
             "lifecycle_ndcg10_gain_pct": f"{gain('test'):.2f}",

@@ -2,7 +2,8 @@
 tritonserver, real model; every step through the HTTP API, on Cranfield (../shared/data/cranfield)
 with the CI-sized `tiny` fine-tuning preset (~10 min on 2 cores). EMBEDLOOP_E2E_DATASET names another
 BEIR folder, or `sample` for the built-in catalogue (what `make demo` runs); EMBEDLOOP_E2E_PRESET
-another preset (`small` on Cranfield: ~13 min here).
+another preset (`small` on Cranfield: ~13 min here). The sample catalogue's run starts with the corpus
+adaptation cycle (the `adapt` preset, CI-sized); Cranfield's skips it, to bound CI time.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ HEADLINES = [
     "lifecycle_failed_searches",
     "lifecycle_skipped_searches",
 ]
+ADAPT = "adapt.overrides={max_seq_length:128,corpus:{max_pairs:300}}"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.model]
 
 
@@ -73,6 +75,9 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
     index = f"e2e_{uuid.uuid4().hex[:8]}"
     settings = ["port=8799", f"index={index}", f"preset={preset}"]
     settings += ["experiment.min_sessions=50", "experiment.max_sessions=150", "searchers=2"]
+    adapting = given == "sample"
+    # CI-sized adaptation: 300 pairs trained at 128 tokens (about a minute).
+    settings += [ADAPT if adapting else "adapt.preset=null"]
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "scripts.lifecycle", *settings, *dataset],
@@ -123,8 +128,29 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
     assert final >= base * 0.99
     if given == "sample":  # its test queries rephrase the clicked ones: what users taught must carry over
         assert final > base
-    assert list(report["quality"]) == ["base", "improved", "final"]
+    assert list(report["quality"]) == ["base", *(["adapted"] if adapting else []), "improved", "final"]
+    if adapting:
+        _check_adaptation(report, proc.stdout)
     # The run checked the final blue collection holds the corpus plus the writer's survivors.
     assert report["figures"]["final_objects"] >= 1
     assert report["quality"]["final"]["seen"]["ndcg10"] > report["quality"]["base"]["seen"]["ndcg10"]
     assert (ROOT / ".data" / "reports" / "latest.png").stat().st_size > 1000
+
+
+def _check_adaptation(report: dict[str, object], stdout: str) -> None:
+    """The adaptation cycle trained on corpus pairs alone, was judged like any challenger, and the run
+    printed its gain."""
+    figures = report["figures"]
+    assert isinstance(figures, dict)
+    cycle = figures["adapt_cycle"]
+    assert cycle["outcome"] in ("switched", "discarded", "refused"), cycle
+    training = cycle["training"]
+    assert training["status"] == "trained"
+    assert training["pairs"]["clicks"] == 0
+    assert sum(training["pairs"].values()) > 0
+    assert training["evaluated_on"] == "corpus"
+    steps = [s["step"] for s in cycle["steps"]]
+    assert steps[:2] == ["start", "fine_tuning"]
+    if cycle["outcome"] != "refused":
+        assert steps[2:5] == ["deployment", "reindex", "experiment"]
+    assert re.search(r"^lifecycle_adapt_ndcg10_gain_pct: -?\d", stdout, re.MULTILINE)

@@ -12,12 +12,12 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from functions.config import AppConfig, MlflowConfig
 from functions.errors import TaskCancelled
-from functions.records import SearchSpace
+from functions.records import Example, SearchSpace
 from jobs.bootstrap import build_registry, build_training
 from jobs.embedding.model_paths import resolve_model_path
 from jobs.training.evaluate import evaluate, evaluate_sets
 from jobs.training.guard import guard
-from jobs.training.trainer import load_model
+from jobs.training.trainer import load_model, training_datasets
 from tests.support.fakes import FakeTrainingReporter
 from tests.support.training import tiny_plan, training_set
 
@@ -53,7 +53,19 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     plain, plan = training_set(), tiny_plan("task-tiny", str(tmp_path / "scratch"))
     # Judged queries of a "benchmark": scored for both models at the end, never during the study.
     benchmark = [msgspec.structs.replace(q, query_id=f"b-{q.query_id}") for q in plain.eval_queries[:3]]
-    data = msgspec.structs.replace(plain, benchmark=benchmark)
+    # Corpus pairs beside the click triplets: two datasets, each batch drawn from one of them.
+    corpus = [
+        Example(
+            query=e.positives[0][:40],
+            positives=[e.positives[0]],
+            positive_weights=[1.0],
+            negatives=[],
+            kind="crop",
+        )
+        for e in plain.train[:8]
+    ]
+    data = msgspec.structs.replace(plain, benchmark=benchmark, train=[*plain.train, *corpus])
+    assert set(training_datasets(data.train, 1)) == {"clicks", "corpus"}
     reporter = FakeTrainingReporter()
 
     outcome = await trainer.run(plan, data, reporter)
@@ -95,6 +107,7 @@ async def test_tiny_study_registers_a_challenger(config: AppConfig, tmp_path: Pa
     assert parent.info.status == trial.info.status == "FINISHED"
     assert parent.data.tags["task_id"] == "task-tiny"
     assert parent.data.tags["index"] == "synthetic"
+    assert parent.data.params["corpus_pairs"] == str(len(corpus))
     assert parent.data.params["champion_corpus"] == "embedded"  # the synthetic set holds no stored vectors
     assert parent.data.metrics["champion_ndcg_at_10"] == pytest.approx(outcome.champion.ndcg_at_10)
     assert parent.data.metrics["gate_p_value"] == pytest.approx(outcome.p_value)
