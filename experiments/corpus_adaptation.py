@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
 from typing import Any
+
+import torch
 
 from functions.config.presets import resolve_preset
 from functions.fine_tuning.corpus_pairs import counts, sample_pairs
@@ -69,6 +72,7 @@ def main() -> None:
     parser.add_argument("--preset", default="adapt")
     parser.add_argument("--overrides", type=json.loads, default={})
     parser.add_argument("--no-titles", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
     args = parser.parse_args()
     config = load_config()
     preset = resolve_preset(config, args.preset, args.overrides)
@@ -84,6 +88,8 @@ def main() -> None:
             if isinstance(item["content"], dict):
                 item["content"] = {k: v for k, v in item["content"].items() if k != "title"}
     chunks, owners = chunks_of(test.items)
+    # chunks_of's embedder takes the serving processes' one thread; training here has the machine.
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
     objects = objects_of(test.items, titles=True)
     base = score(config.model.path, chunks, owners, test)
     print(f"base nDCG@10 {base:.4f}", flush=True)

@@ -134,9 +134,11 @@ def _after_training(result: dict[str, Any], deploys: bool) -> Move:
             facts=facts,
             detail=f"the guard refused version {version}: {result.get('rule')}",
         )
-    scores = (
-        f"nDCG@10 {_num(facts['champion_ndcg10'])} → {_num(facts['challenger_ndcg10'])} on held-out clicks"
-    )
+    judged = "held-out objects' spans" if result.get("evaluated_on") == "corpus" else "held-out clicks"
+    pairs = result.get("pairs") or {}
+    trained = ", ".join(f"{n} {kind}" for kind, n in pairs.items() if n)
+    scores = f"nDCG@10 {_num(facts['champion_ndcg10'])} → {_num(facts['challenger_ndcg10'])} on {judged}"
+    scores += f"; trained on {trained} pairs" if trained else ""
     return Move(to="deployment" if deploys else "reindex", facts=facts, detail=f"version {version}: {scores}")
 
 

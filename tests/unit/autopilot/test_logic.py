@@ -57,6 +57,9 @@ def test_fine_tuning_leads_to_deployment_or_a_refusal() -> None:
     assert moved.facts["challenger_version"] == "3"
     assert moved.facts["fine_tuning_run_id"] == "run-1"
     assert after("fine_tuning", Observed(status="done", result=TRAINED), deploys=False).to == "reindex"
+    adapted = TRAINED | {"evaluated_on": "corpus", "pairs": {"clicks": 0, "title": 5, "crop": 2}}
+    detail = after("fine_tuning", Observed(status="done", result=adapted), deploys=True).detail
+    assert detail.endswith("on held-out objects' spans; trained on 5 title, 2 crop pairs")
     refused = after(
         "fine_tuning", Observed(status="done", result=TRAINED | {"promoted": False}), deploys=True
     )
