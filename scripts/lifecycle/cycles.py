@@ -45,6 +45,8 @@ def autopilot_cycle(
         watch = run_cycle(api, cfg.index, cfg, catalog, settings, writer, report.step)
     report.step(label, f"{cycle_summary(watch)}; {searchers.ok} searches, {searchers.failed} failed")
     report.figures["failed_searches"] = report.figures.get("failed_searches", 0) + searchers.failed
+    if searchers.errors:  # the first few, so a failed search can be told from a slow one
+        report.figures.setdefault("search_errors", []).extend(f"{label}: {e}" for e in searchers.errors)
     return watch, writer
 
 
