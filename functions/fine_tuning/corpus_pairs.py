@@ -58,8 +58,14 @@ def title_pair(obj: CorpusObject, min_words: int) -> tuple[str, str] | None:
     words = len(title.split())
     if not TITLE_WORDS[0] <= words <= TITLE_WORDS[1] or words * 2 > sum(len(v.split()) for v in rest):
         return None
-    body = "\n".join(rest).strip()
+    body = "\n".join(_without_prefix(v, title) for v in rest).strip()
     return (title, body) if len(body.split()) >= min_words else None
+
+
+def _without_prefix(text: str, title: str) -> str:
+    """`text` without a leading copy of `title` (many corpora repeat the title as the body's start:
+    the pair would then teach string matching)."""
+    return text[len(title) :].lstrip(" .:-\n") if text.casefold().startswith(title.casefold()) else text
 
 
 def cloze_pair(sents: Sequence[str], rng: random.Random, policy: CorpusPolicy) -> tuple[str, str] | None:

@@ -45,7 +45,9 @@ def test_sentences_split_on_ends_and_lines() -> None:
     ]
 
 
-def test_title_pair_is_the_title_and_the_other_fields() -> None:
+def test_title_pair_cuts_a_repeated_title_from_the_body() -> None:
+    o = obj("1", fields={"title": "Roof solar kit", "body": "Roof solar kit. Four panels and an inverter."})
+    assert cp.title_pair(o, 3) == ("Roof solar kit", "Four panels and an inverter.")
     o = obj("1", fields={"title": "Roof solar kit", "body": "Four panels and an inverter.", "brand": "Sunny"})
     assert cp.title_pair(o, 3) == ("Roof solar kit", "Four panels and an inverter.\nSunny")
 
