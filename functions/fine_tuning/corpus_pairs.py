@@ -13,12 +13,13 @@ deduplicated; every draw comes from a generator seeded by the task's seed and th
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import re
 from collections.abc import Iterator, Sequence
 
 from functions.config import CorpusPolicy, Sources
-from functions.fine_tuning.split import query_draw
+from functions.fine_tuning.split import query_draw, query_id
 from functions.records import CorpusObject, EvalQuery, Example, ExampleKind
 
 # A sentence ends at . ! or ? followed by white space (a line break ends one too: fields, list items).
@@ -139,7 +140,7 @@ def sample_pairs(
             if len(out) >= budget:
                 return out
             # A few draws per turn: a short object may repeat a pair already taken.
-            for kind, anchor, positive in _first(stream, 4):
+            for kind, anchor, positive in itertools.islice(stream, 4):
                 key = (anchor.casefold(), positive.casefold())
                 if key not in seen and anchor.casefold() != positive.casefold():
                     seen.add(key)
@@ -154,11 +155,6 @@ def sample_pairs(
                     )
                     break
     return out
-
-
-def _first(stream: Iterator[tuple[ExampleKind, str, str]], n: int) -> Iterator[tuple[ExampleKind, str, str]]:
-    for _, item in zip(range(n), stream, strict=False):
-        yield item
 
 
 def held_out(
@@ -177,10 +173,15 @@ def eval_queries(objects: Sequence[CorpusObject], policy: CorpusPolicy, seed: in
     A proxy for users' queries: it says whether the model still finds a passage's own object."""
     out = []
     for obj in objects:
-        span = next((a for kind, a, _ in _first(pairs_of(obj, policy, seed), 3) if kind != "title"), None)
+        span = next(
+            (a for kind, a, _ in itertools.islice(pairs_of(obj, policy, seed), 3) if kind != "title"), None
+        )
         if span is not None:
-            qid = "c_" + hashlib.sha256(obj.object_id.encode()).hexdigest()[:16]
-            out.append(EvalQuery(query_id=qid, query=span, relevant={obj.object_id: 1.0}))
+            out.append(
+                EvalQuery(
+                    query_id=query_id(obj.object_id, prefix="c_"), query=span, relevant={obj.object_id: 1.0}
+                )
+            )
     return sorted(out, key=lambda q: q.query_id)
 
 

@@ -35,6 +35,7 @@ def split_by_query(feedback: Sequence[Q], eval_fraction: float, seed: int) -> tu
     return train, evaluation
 
 
-def query_id(key: str) -> str:
-    """A stable id of a normalised query (eval queries are named by it)."""
-    return "q_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+def query_id(key: str, prefix: str = "q_") -> str:
+    """A stable id of a normalised query (eval queries are named by it; held-out objects' spans by
+    their object id, prefix "c_")."""
+    return prefix + hashlib.sha256(key.encode()).hexdigest()[:16]

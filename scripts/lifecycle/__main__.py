@@ -62,11 +62,17 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
     base_test = runs_of(api, cfg.index, test.queries, skipped)
     base_train = runs_of(api, cfg.index, train.queries, skipped)
     report.step("measure", f"base nDCG@10 test {quality(base_test, test.qrels)['ndcg10']:.4f}")
+    settings = Settings.from_config(cfg.clicks)
+    # Every query with its judgements: what the cycles' simulated users search.
+    catalog = sample_catalog.Catalog(
+        items=items, queries={**train.queries, **test.queries}, qrels={**train.qrels, **test.qrels}
+    )
     adapted_train: dict[str, list[str]] | None = None
     if cfg.adapt.preset:
-        adapted_test, adapted_train = _adapt(cfg, api, url, key, items, train, test, report, skipped)
+        adapted_test, adapted_train = _adapt(
+            cfg, api, url, key, catalog, settings, train, test, report, skipped
+        )
 
-    settings = Settings.from_config(cfg.clicks)
     clicked = simulate(api, _catalog(items, train), settings, index=cfg.index)
     report.step("clicks", clicked.summary())
     seen = sorted(q for q in clicked.clicked_queries if q in train.qrels)
@@ -88,9 +94,6 @@ def run(cfg: DictConfig, api: Api, url: str, key: str, report: Report) -> None:
         f"{dict(ended)} tasks; nDCG@10 seen {q['seen']['ndcg10']:.4f} test {q['test']['ndcg10']:.4f}",
     )
 
-    catalog = sample_catalog.Catalog(
-        items=items, queries={**train.queries, **test.queries}, qrels={**train.qrels, **test.qrels}
-    )
     overrides = OmegaConf.to_container(cfg.overrides) if cfg.overrides else None
     watch, writer = autopilot_cycle(
         cfg, api, url, key, items, catalog, settings, report, cfg.preset, overrides, "cycle"
@@ -128,7 +131,8 @@ def _adapt(
     api: Api,
     url: str,
     key: str,
-    items: list[dict[str, Any]],
+    catalog: sample_catalog.Catalog,
+    settings: Settings,
     train: Split,
     test: Split,
     report: Report,
@@ -138,11 +142,8 @@ def _adapt(
     preset (pairs made from the stored objects) through the guard, deployment, reindex and the
     experiment its users decide. The live writer's copies are removed after it, and both splits'
     rankings are read then (the seen set is known only once users have clicked)."""
-    catalog = sample_catalog.Catalog(
-        items=items, queries={**train.queries, **test.queries}, qrels={**train.qrels, **test.qrels}
-    )
+    items = catalog.items
     overrides = OmegaConf.to_container(cfg.adapt.overrides) if cfg.adapt.overrides else None
-    settings = Settings.from_config(cfg.clicks)
     watch, writer = autopilot_cycle(
         cfg, api, url, key, items, catalog, settings, report, cfg.adapt.preset, overrides, "adapt"
     )
