@@ -36,10 +36,19 @@ class KeyRing:
 
     def scope_of(self, key: str) -> Scope | None:
         """The scope a key grants; every configured key is compared, whatever matches first."""
-        given = _digest(key)
+        return self.scope_of_digest(_digest(key))
+
+    def scope_of_digest(self, given: bytes) -> Scope | None:
+        """The scope of the key with this digest (a console session keeps the digest, never the key, so
+        removing a key from the configuration ends its sessions too)."""
         is_admin = any([hmac.compare_digest(given, k) for k in self.admin])
         is_search = any([hmac.compare_digest(given, k) for k in self.search])
         return "admin" if is_admin else "search" if is_search else None
+
+
+def digest(key: str) -> bytes:
+    """What a console session remembers of the key it signed in with."""
+    return _digest(key)
 
 
 def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

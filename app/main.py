@@ -10,8 +10,12 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
 
 from app.auth import KeyRing
+from app.console import routes as console
+from app.console.session import STORE, session_store
 from app.deps import DEPENDENCIES
 from app.errors import EXCEPTION_HANDLERS
 from app.problems import document_problems
@@ -69,13 +73,17 @@ def create_app(config: AppConfig | None = None, context: Context | None = None) 
         ],
         security=[{"apiKey": []}],
     )
+    # The console (app/console) has its own sign-in: sessions and CSRF tokens, on its router alone.
+    pages = console.build(cfg) if cfg.console.enabled else []
     app = Litestar(
-        route_handlers=[*health.ROUTES, keyed],
+        route_handlers=[*health.ROUTES, keyed, *pages],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_unstorable_params,  # bodies: functions.structs.Text
         lifespan=[lifespan],
         request_max_body_size=cfg.api.max_body_bytes,
+        stores={STORE: session_store(cfg)},
+        template_config=TemplateConfig(directory=console.TEMPLATES, engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title="embedloop",
             version="0.1.0",

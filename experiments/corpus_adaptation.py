@@ -1,13 +1,14 @@
 """How much does corpus adaptation alone move held-out quality, per corpus policy and training setting?
 
 `python -m experiments.corpus_adaptation [--dataset DIR | --sample] [--seeds 1 2 3] [--preset adapt]
-    [--overrides JSON] [--no-titles]`
+    [--overrides JSON] [--no-titles] [--views parts whole]`
 
 No services: the corpus's objects become CorpusObjects as the store reads them (fields of a dict
 content, the rendered text), pairs are sampled by functions/fine_tuning/corpus_pairs.py under the preset's
 corpus policy, the model trains with jobs/training/trainer.py (the product's datasets and loss), and the
 base and the adapted model are scored by exact best-part search over the corpus chunked as the upsert task
-chunks it, on the TEST queries' qrels. `--no-titles` drops titles (a plain-text corpus).
+chunks it, on the TEST queries' qrels. `--no-titles` drops titles (a plain-text corpus). `--views whole`
+also scores each object as one text (cut at the model's window), as a window-sized collection would.
 """
 
 from __future__ import annotations
@@ -55,13 +56,25 @@ def objects_of(items: list[dict[str, Any]], titles: bool) -> list[CorpusObject]:
     return out
 
 
-def score(path: str, chunks: list[str], owners: list[str], test: Catalog) -> float:
+View = tuple[list[str], list[str]]
+
+
+def views_of(names: list[str], items: list[dict[str, Any]]) -> dict[str, View]:
+    """The texts each view embeds and the object each one belongs to."""
+    whole = ([render(i["content"], None, None) for i in items], [str(i["object_id"]) for i in items])
+    return {name: chunks_of(items) if name == "parts" else whole for name in names}
+
+
+def score(path: str, views: dict[str, View], test: Catalog) -> dict[str, float]:
     model = load_model(path, load_config().model.max_seq_length)
     kw: dict[str, Any] = {"batch_size": 64, "normalize_embeddings": True, "show_progress_bar": False}
-    parts = model.encode(chunks, **kw)
     ids = list(test.queries)
-    ranked = exact_best_part(model.encode([test.queries[q] for q in ids], **kw), parts, owners, k=10)
-    return mean_ndcg(dict(zip(ids, ranked, strict=True)), test.qrels)
+    queries = model.encode([test.queries[q] for q in ids], **kw)
+    out = {}
+    for name, (texts, owners) in views.items():
+        ranked = exact_best_part(queries, model.encode(texts, **kw), owners, k=10)
+        out[name] = mean_ndcg(dict(zip(ids, ranked, strict=True)), test.qrels)
+    return out
 
 
 def main() -> None:
@@ -73,6 +86,7 @@ def main() -> None:
     parser.add_argument("--overrides", type=json.loads, default={})
     parser.add_argument("--no-titles", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
+    parser.add_argument("--views", nargs="+", choices=["parts", "whole"], default=["parts"])
     args = parser.parse_args()
     config = load_config()
     preset = resolve_preset(config, args.preset, args.overrides)
@@ -87,13 +101,13 @@ def main() -> None:
         for item in test.items:
             if isinstance(item["content"], dict):
                 item["content"] = {k: v for k, v in item["content"].items() if k != "title"}
-    chunks, owners = chunks_of(test.items)
+    views = views_of(args.views, test.items)
     # chunks_of's embedder takes the serving processes' one thread; training here has the machine.
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     objects = objects_of(test.items, titles=True)
-    base = score(config.model.path, chunks, owners, test)
-    print(f"base nDCG@10 {base:.4f}", flush=True)
-    gains = []
+    base = score(config.model.path, views, test)
+    print(f"base nDCG@10 {base}", flush=True)
+    gains: dict[str, list[float]] = {name: [] for name in views}
     for seed in args.seeds:
         pairs = sample_pairs(objects, preset.corpus, preset.corpus.max_pairs, seed)
         space = preset.search_space
@@ -128,14 +142,13 @@ def main() -> None:
             train(model, training_datasets(pairs, seed), plan, params, callback)
             model.max_seq_length = config.model.max_seq_length
             model.save(f"{out}/m")
-            tuned = score(f"{out}/m", chunks, owners, test)
-        gains.append(100 * (tuned - base) / base)
-        print(
-            f"seed {seed}: {counts(pairs)} {tuned:.4f} ({gains[-1]:+.2f}%)"
-            f" {(time.monotonic() - began) / 60:.1f} min",
-            flush=True,
-        )
-    print(f"adapt_ndcg10_gain_pct: {statistics.mean(gains):.2f}")
+            tuned = score(f"{out}/m", views, test)
+        for name, value in tuned.items():
+            gains[name].append(100 * (value - base[name]) / base[name])
+        shown = ", ".join(f"{n} {v:.4f} ({gains[n][-1]:+.2f}%)" for n, v in tuned.items())
+        print(f"seed {seed}: {counts(pairs)} {shown} {(time.monotonic() - began) / 60:.1f} min", flush=True)
+    for name, values in gains.items():
+        print(f"adapt_ndcg10_gain_pct_{name}: {statistics.mean(values):.2f}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from functions.ports import (
     ReindexData,
     ReindexStore,
     TaskStore,
+    TrafficStore,
     Trainer,
     VectorStore,
     WebhookTransport,
@@ -78,6 +79,8 @@ class Context:
     # The autopilot's policies and cycles, and their lineage in MLflow (None: not wired here).
     autopilot: AutopilotStore | None = None
     lineage: Lineage | None = None
+    # The console's per-hour traffic figures (None: not wired here).
+    traffic: TrafficStore | None = None
     # The task the handler runs for (set with `progress`; None outside a task).
     task_id: str | None = None
 

@@ -37,6 +37,7 @@ from jobs.stores import (
     reindex,
     reindex_data,
     tasks,
+    traffic,
     vectors,
     webhooks,
 )
@@ -208,6 +209,7 @@ async def build_context(config: AppConfig, role: str) -> Context:
         experiments=experiments.PostgresExperimentStore(pool),
         autopilot=autopilot.PostgresAutopilotStore(pool),
         lineage=MlflowLineage(config.mlflow),
+        traffic=traffic.PostgresTrafficStore(pool, config.console.rollup_lag_hours),
         health=health,
         closers=(transport.aclose, redis.aclose, pool.close),
         trainer=trainer,

@@ -34,6 +34,7 @@ from functions.config.rollout import (
 )
 from functions.config.services import (
     ApiConfig,
+    ConsoleConfig,
     DatabaseConfig,
     EmbedderConfig,
     MlflowConfig,
@@ -52,6 +53,7 @@ __all__ = [
     "AutopilotConfig",
     "ClickstreamConfig",
     "CollectionsConfig",
+    "ConsoleConfig",
     "CorpusPolicy",
     "DatabaseConfig",
     "DeploymentConfig",
@@ -104,3 +106,4 @@ class AppConfig(Struct, frozen=True, kw_only=True):
     reindex: ReindexConfig
     experiments: ExperimentsConfig
     autopilot: AutopilotConfig
+    console: ConsoleConfig

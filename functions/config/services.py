@@ -46,6 +46,20 @@ class ApiConfig(Struct, frozen=True, kw_only=True):
     access_log: bool
 
 
+class ConsoleConfig(Struct, frozen=True, kw_only=True):
+    """conf/console/default.yaml."""
+
+    enabled: bool
+    session_max_age_s: PositiveInt
+    secure_cookies: bool
+    secret: str
+    poll_interval_ms: PositiveInt
+    traffic_hours: PositiveInt
+    rollup_lag_hours: PositiveInt
+    max_rank: PositiveInt
+    reports: PositiveInt
+
+
 class ModelConfig(Struct, frozen=True, kw_only=True):
     """conf/model/*.yaml: the base model every index starts from."""
 

@@ -39,6 +39,9 @@ from functions.ports.tasks import (
     TaskStore,
     WebhookTransport,
 )
+from functions.ports.traffic import (
+    TrafficStore,
+)
 from functions.ports.training import (
     FeedbackDataStore,
     ModelRegistry,
@@ -69,6 +72,7 @@ __all__ = [
     "ReindexStore",
     "StaleCollection",
     "TaskStore",
+    "TrafficStore",
     "Trainer",
     "TrainingReporter",
     "VectorStore",

@@ -104,6 +104,9 @@ from functions.records.tasks import (
     TaskQuery,
     TaskStatus,
 )
+from functions.records.traffic import (
+    TrafficHour,
+)
 from functions.records.training import (
     CorpusObject,
     EvalQuery,
@@ -197,6 +200,7 @@ __all__ = [
     "TaskError",
     "TaskQuery",
     "TaskStatus",
+    "TrafficHour",
     "TrainingOutcome",
     "TrainingPlan",
     "TrainingSet",

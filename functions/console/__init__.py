@@ -1,0 +1,1 @@
+"""The console's read models: what the web console shows of an index, built from the stores' ports."""
