@@ -222,7 +222,7 @@ async def action_choices(ctx: Context) -> dict[str, Any]:
     )
     return {
         "indexes": [i.name for i in indexes],
-        "models": sorted({i.model_name for i in indexes}),
+        "models": [f"{ctx.config.fine_tuning.registered_model_prefix}{i.name}" for i in indexes],
         "presets": list(ctx.config.fine_tuning.presets),
         "collections": [c for c in collections if c.status == "active"],
         "versions": versions,
