@@ -123,7 +123,8 @@ async def test_a_search_key_gets_no_actions_and_the_server_refuses_them(
     # A hand-made form with a valid CSRF token (the page's sign-out form carries one) is still refused.
     browser.get(f"{web}/console/")
     browser.execute_script(
-        """const f = document.createElement('form'); f.method = 'post'; f.action = '/console/actions/rollback';
+        """const f = document.createElement('form');
+        f.method = 'post'; f.action = '/console/actions/rollback';
         for (const [k, v] of [['index', arguments[0]], ['confirm', 'yes']]) {
           const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); }
         f.appendChild(document.querySelector('#sign-out input[name=_csrf_token]').cloneNode());
