@@ -30,7 +30,17 @@ $(TRITON_VENV)/bin/.installed:
 	$(TRITON_VENV)/bin/python -m pip install -q nvidia-pytriton==0.7.0
 	touch $@
 
-venv: $(BIN)/.installed $(TRITON_VENV)/bin/.installed
+# The console's browser tests drive the distribution's Chromium and ChromeDriver: nothing downloads a
+# browser at install or test time. Root installs them; otherwise say what to install.
+CHROMIUM := /usr/bin/chromium /usr/bin/chromedriver
+APT_BROWSER := DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		$(APT_BROWSER) >/dev/null || { apt-get update -q >/dev/null && $(APT_BROWSER) >/dev/null; }; \
+	else echo "install Chromium and ChromeDriver (Debian: sudo $(APT_BROWSER))"; exit 1; fi
+
+venv: $(BIN)/.installed $(TRITON_VENV)/bin/.installed $(CHROMIUM)
 
 services: venv
 	$(BIN)/python -m scripts.services start
