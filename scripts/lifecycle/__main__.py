@@ -209,12 +209,16 @@ def main(cfg: DictConfig) -> None:
         )
         env["EMBEDLOOP_OVERRIDES"] = overrides.strip()
         with running_stack(cfg.port, env, ROOT / ".data" / "logs", gpu_overrides=cfg.gpu_overrides) as url:
-            report.step("stack", f"web + cpu + gpu workers ready at {url}")
+            report.step("stack", f"web + cpu + gpu workers ready at {url}; console at {url}/console/")
             with Api(url, key) as api:
                 run(cfg, api, url, key, report)
     print("\n" + report.table() + "\n")
     json_path, png_path = report.write(ROOT / ".data" / "reports", {"config": OmegaConf.to_container(cfg)})
     print(f"report: {json_path}\nchart:  {png_path}\n")
+    # The demo's stack stops with it; `make up` serves the same database, so the console shows the cycle.
+    served = cfg.api_url or f"http://{config.api.host}:{config.api.port}"
+    print(f"console: {served}/console/ ({'`make up` first' if not cfg.api_url else 'running'})")
+    print(f"console key (admin): {key}\n")
     for name, value in report.headlines().items():
         print(f"{name}: {value}")
 

@@ -63,7 +63,7 @@ def experiment_figures(api: Api, experiment_id: str, report: Report) -> dict[str
     """The ended experiment's line in the report, and what the report keeps of it."""
     ended = api.call("GET", f"/experiments/{experiment_id}")
     report.step("experiment", experiment_summary(ended))
-    return {k: ended.get(k) for k in ("state", "verdict", "action", "reason", "tally", "decided_tally")}
+    return {k: ended.get(k) for k in ("id", "state", "verdict", "action", "reason", "tally", "decided_tally")}
 
 
 def training_of(api: Api, view: dict[str, Any]) -> dict[str, Any]:

@@ -17,11 +17,16 @@ import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from app.main import create_app
 from functions.config import AppConfig
 from functions.deployment.logic import triton_name
+from jobs.bootstrap import build_context, close_context
+from tests.conftest import ADMIN_KEY
 from tests.support.triton import remove_models
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,6 +140,44 @@ def test_the_whole_lifecycle_runs_end_to_end(given: str, config: AppConfig) -> N
     assert report["figures"]["final_objects"] >= 1
     assert report["quality"]["final"]["seen"]["ndcg10"] > report["quality"]["base"]["seen"]["ndcg10"]
     assert (ROOT / ".data" / "reports" / "latest.png").stat().st_size > 1000
+    assert re.search(r"^console: http://\S+/console/", proc.stdout, re.MULTILINE)
+    with ThreadPoolExecutor(1) as thread:
+        page = thread.submit(asyncio.run, _console_page(config, index)).result()
+    _check_console(page, report)
+
+
+async def _console_page(config: AppConfig, index: str) -> str:
+    """The console's page of the index the run used, as an admin sees it after the run."""
+    ctx = await build_context(config, role="web")
+    try:
+        transport = httpx.ASGITransport(app=create_app(context=ctx))
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            form = await client.get("/console/sign-in")
+            token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
+            assert token is not None
+            signed = await client.post("/console/sign-in", data={"key": ADMIN_KEY, "_csrf_token": token[1]})
+            assert signed.status_code == 303
+            page = await client.get(f"/console/indexes/{index}")
+            assert page.status_code == 200, page.text[:2000]
+            return page.text
+    finally:
+        await close_context(ctx)
+
+
+def _check_console(page: str, report: dict[str, Any]) -> None:
+    """The console shows the cycle the run ran: the challenger's version beside the one it ran
+    against, the guard's verdict, the quality chart, and the experiment with its decision."""
+    versions, cycle = report["figures"]["versions"], report["figures"]["cycle"]
+    assert "held-out quality per fine-tuned version" in page  # the chart's title
+    assert f"(from {versions['base']})" in page or "(from the base model)" in page
+    if cycle["outcome"] == "refused":
+        assert "refused" in page
+        return
+    experiment = report["figures"]["experiment"]
+    assert f"version <strong>{versions['challenger']}</strong>" in page
+    assert f'data-experiment-id="{experiment["id"]}"' in page
+    assert f"{experiment['verdict']} → {experiment['action']}" in page
+    assert "cumulative win share" in page
 
 
 def _check_adaptation(report: dict[str, object], stdout: str) -> None:
