@@ -4,10 +4,13 @@ actions."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import asyncpg
 import httpx
 
+from app.main import create_app
+from functions.config import AppConfig
 from functions.context import Context
 from functions.records import TaskQuery
 from tests.conftest import ADMIN_KEY, SEARCH_KEY
@@ -15,6 +18,7 @@ from tests.support import clicks
 from tests.support import experiments as exp
 from tests.support import reindex as support
 from tests.support.data_plane import new_index
+from tests.support.outages import PrivateRedis, moved
 
 TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
@@ -192,3 +196,28 @@ async def test_playground_shows_both_sides_during_an_experiment_and_records_noth
         assert f'id="{list_id}"' in page.text
     assert 'data-side="control"' in page.text or 'data-side="candidate"' in page.text
     assert after == before
+
+
+async def test_pages_answer_503_while_redis_is_down_and_recover(
+    ctx: Context, config: AppConfig, tmp_path: Path
+) -> None:
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    app = create_app(config=moved(config, redis_url=redis.url), context=ctx)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert (await sign_in(client, ADMIN_KEY)).status_code == 303
+            csrf = await token(client, "/console/")
+            redis.kill()
+            down = await client.get("/console/")
+            assert down.status_code == 503
+            assert "Redis" in down.text
+            refused = await client.post("/console/sign-in", data={"key": ADMIN_KEY, "_csrf_token": csrf})
+            assert refused.status_code == 503
+            redis.start()  # empty: the session went with it, so the page asks to sign in again
+            back = await client.get("/console/")
+            assert back.status_code == 303
+            assert (await sign_in(client, ADMIN_KEY)).status_code == 303
+    finally:
+        redis.kill()
