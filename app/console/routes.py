@@ -50,7 +50,7 @@ def _page(request: Request[Any, Any, Any], template: str, status_code: int = 200
 # Sign-in and sign-out -------------------------------------------------------------------------------
 
 
-@get("/sign-in", exclude_from_auth=True)
+@get("/sign-in")
 async def sign_in_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template:
     """The key form (its CSRF cookie is set on this answer)."""
     return _page(request, "sign_in", next=pages.safe_next(next))
