@@ -8,6 +8,7 @@ from typing import Any
 from arq import Retry
 
 from functions.autopilot import tick as autopilot
+from functions.console import handler as console
 from functions.context import Context
 from functions.errors import PermanentFailure
 from functions.experiments import decide as experiments
@@ -92,3 +93,9 @@ async def autopilot_tick(arq_ctx: dict[str, Any]) -> str:
     """Start the autopilot cycles that are due and move running ones on."""
     ctx: Context = arq_ctx["app"]
     return await autopilot.tick(ctx)
+
+
+async def console_rollup(arq_ctx: dict[str, Any]) -> str:
+    """Roll up every index's finished traffic hours, so no console view pays for them."""
+    ctx: Context = arq_ctx["app"]
+    return await console.roll_up(ctx)

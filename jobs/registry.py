@@ -145,6 +145,8 @@ IMPROVEMENT_SWEEP_JOB = "improvement.sweep"
 EXPERIMENTS_SWEEP_JOB = "experiments.sweep"
 # Periodic: start the autopilot cycles that are due and move running ones on (functions/autopilot/tick.py).
 AUTOPILOT_TICK_JOB = "autopilot.tick"
+# Periodic: roll up every index's finished traffic hours for the console (functions/console/handler.py).
+CONSOLE_ROLLUP_JOB = "console.rollup"
 
 
 def jobs_for(queue: QueueName, registry: dict[str, JobSpec] | None = None) -> list[JobSpec]:

@@ -13,10 +13,17 @@ from arq.worker import Function, Worker, func
 from functions.config import AppConfig
 from jobs import serde, sweeper
 from jobs.bootstrap import build_context, close_context, load_config
-from jobs.maintenance import autopilot_tick, deliver_webhook, sweep_experiments, sweep_idle_sessions
+from jobs.maintenance import (
+    autopilot_tick,
+    console_rollup,
+    deliver_webhook,
+    sweep_experiments,
+    sweep_idle_sessions,
+)
 from jobs.outages import until_up
 from jobs.registry import (
     AUTOPILOT_TICK_JOB,
+    CONSOLE_ROLLUP_JOB,
     EXPERIMENTS_SWEEP_JOB,
     IMPROVEMENT_SWEEP_JOB,
     JOBS,
@@ -83,6 +90,10 @@ def settings_for(queue: QueueName, overrides: tuple[str, ...] = ()) -> dict[str,
         tick: WorkerCoroutine = autopilot_tick  # type: ignore[assignment]
         minute, second = cron_times(config.autopilot.tick_interval_s)
         crons.append(cron(tick, name=AUTOPILOT_TICK_JOB, minute=minute, second=second, unique=True))
+        if config.console.enabled:
+            rollup: WorkerCoroutine = console_rollup  # type: ignore[assignment]
+            minute, second = cron_times(config.console.rollup_interval_s)
+            crons.append(cron(rollup, name=CONSOLE_ROLLUP_JOB, minute=minute, second=second, unique=True))
     return {
         "functions": functions_for(queue, config),
         "cron_jobs": crons,

@@ -210,7 +210,8 @@ async def action_choices(ctx: Context) -> dict[str, Any]:
     """What the action forms offer: indexes, presets, collections, models, versions, live experiments."""
     indexes = await ctx.collections.list_indexes()
     collections = await ctx.collections.collections_of(None)
-    live = await experiments.list_experiments(None, 50, ctx)
+    # The stop form needs running experiments' ids alone: their rows, without tallying the clickstream.
+    live = await ctx.experiments.of_index(None, 50) if ctx.experiments is not None else []
     done, _ = await ctx.tasks.page(TaskQuery(kind=fine_tuning.RUN_KIND, status="done", limit=50))
     versions = sorted(
         {
@@ -226,6 +227,6 @@ async def action_choices(ctx: Context) -> dict[str, Any]:
         "presets": list(ctx.config.fine_tuning.presets),
         "collections": [c for c in collections if c.status == "active"],
         "versions": versions,
-        "running": [e for e in live.experiments if e.state == "running"],
+        "running": [e for e in live if e.state == "running"],
         "destructive": DESTRUCTIVE,
     }

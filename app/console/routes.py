@@ -96,7 +96,7 @@ async def index_page(request: Request[Any, Any, Any], name: FromPath[str], ctx: 
     """One index: its collections, quality per model version, experiments, traffic and feedback."""
     collections = await console.collections(name, ctx)
     quality = await console.quality(name, ctx)
-    found = await experiments.list_experiments(name, 20, ctx)
+    found = await experiments.summaries(name, 20, ctx)
     traffic = await console.traffic(name, ctx)
     return _page(
         request,

@@ -56,6 +56,7 @@ class ConsoleConfig(Struct, frozen=True, kw_only=True):
     poll_interval_ms: PositiveInt
     traffic_hours: PositiveInt
     rollup_lag_hours: PositiveInt
+    rollup_interval_s: PositiveInt
     max_rank: PositiveInt
     reports: PositiveInt
 

@@ -38,6 +38,19 @@ async def quality(name: str, ctx: Context) -> list[QualityPoint]:
     return logic.quality_points(tasks, name)
 
 
+async def roll_up(ctx: Context, now: datetime | None = None) -> str:
+    """Roll up the finished hours of every index's traffic window (the cpu pool runs it every
+    console.rollup_interval_s): a view then aggregates only the newest hours itself."""
+    if ctx.traffic is None:
+        return "traffic figures are not wired in this process"
+    cfg = ctx.config.console
+    since = (now or datetime.now(UTC)) - timedelta(hours=cfg.traffic_hours - 1)
+    names = [index.name for index in await ctx.collections.list_indexes()]
+    for name in names:
+        await ctx.traffic.roll_up(name, since, cfg.max_rank)
+    return f"rolled up the traffic of {len(names)} indexes"
+
+
 async def traffic(name: str, ctx: Context, now: datetime | None = None) -> TrafficView:
     """The index's traffic per hour over the configured window (console.traffic_hours)."""
     if ctx.traffic is None:

@@ -72,8 +72,9 @@ async def check(experiment: Experiment, ctx: Context) -> str:
     if decision.verdict is None:
         return f"running ({counts.sessions} sessions, p {decision.p_value:.4f})"
     action = logic.action_for(experiment, decision.verdict)
+    # The curve is frozen too (at most logic.CURVE_POINTS points): pages that list ended experiments
+    # show it without tallying the clickstream again.
     frozen = msgspec.structs.asdict(now) | {"statistic": decision.statistic, "p_value": decision.p_value}
-    del frozen["win_share_curve"]
     decided = await experiments.decide(experiment.id, decision.verdict, action, decision.reason, frozen)
     if decided is None:
         return "ended meanwhile"

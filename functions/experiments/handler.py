@@ -111,6 +111,13 @@ async def list_experiments(index: str | None, limit: int, ctx: Context) -> Exper
     return ExperimentList(experiments=[await view(e, ctx) for e in found])
 
 
+async def summaries(index: str | None, limit: int, ctx: Context) -> ExperimentList:
+    """Experiments newest first, for a page that lists many (the console): a decided one shows the
+    tally its decision was taken on, frozen with it; only the others are tallied from the clickstream."""
+    found = await store(ctx).of_index(index, limit)
+    return ExperimentList(experiments=[await view(e, ctx, frozen=True) for e in found])
+
+
 async def stop(experiment_id: str, ctx: Context) -> ExperimentView:
     """End a running experiment without acting on it; 409 once it is deciding or has ended."""
     experiments = store(ctx)
@@ -143,10 +150,22 @@ async def tallied(experiment: Experiment, ctx: Context, cap: int | None = None) 
     )
 
 
-async def view(experiment: Experiment, ctx: Context) -> ExperimentView:
-    """The API view of a stored experiment: its fields under the API's names, and the live tally."""
+async def view(experiment: Experiment, ctx: Context, frozen: bool = False) -> ExperimentView:
+    """The API view of a stored experiment: its fields under the API's names, and the live tally (with
+    `frozen`, a decided experiment's tally as its decision froze it, where that kept the curve)."""
     fields = msgspec.structs.asdict(experiment)
     fields.pop("callback_url")  # the decide task's own webhook: shown with that task
     fields["index"] = fields.pop("index_name")
     fields["decided_tally"] = fields.pop("tally")
-    return ExperimentView(**fields, tally=await tallied(experiment, ctx))
+    kept = _frozen(experiment) if frozen else None
+    return ExperimentView(**fields, tally=kept or await tallied(experiment, ctx))
+
+
+def _frozen(experiment: Experiment) -> Tallied | None:
+    """The tally a decision froze, when it holds the curve (decisions before it did have none)."""
+    if experiment.state != "decided" or not experiment.tally or "win_share_curve" not in experiment.tally:
+        return None
+    try:
+        return msgspec.convert(experiment.tally, Tallied)
+    except msgspec.ValidationError:
+        return None

@@ -3,9 +3,11 @@ clickstream, and a verdict that switches the candidate blue or discards it."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from functions.context import Context
+from functions.experiments import handler as experiments
 from tests.conftest import SEARCH_KEY, auth
 from tests.support import experiments as support
 from tests.support.data_plane import Client, search
@@ -63,6 +65,10 @@ async def test_a_preferred_candidate_is_switched_blue(client: Client, ctx: Conte
     assert done["state"] == "decided", done
     assert (done["verdict"], done["action"]) == ("candidate", "switch")
     assert done["decided_tally"]["candidate_wins"] == 16
+    # The decision froze the curve with the counts: a page listing ended experiments reads them alone.
+    assert done["decided_tally"]["win_share_curve"][-1] == [16, 1.0]
+    listed = (await experiments.summaries(index, 5, ctx)).experiments
+    assert msgspec.json.decode(msgspec.json.encode(listed[0].tally)) == done["decided_tally"]
     index_now = await ctx.collections.get_index(index)
     assert index_now is not None
     assert index_now.blue_collection_id == candidate
