@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from html import escape
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 12, 12, 28
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 12, 22, 28  # the top pad holds the legend
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ def line_chart(
     parts += _ticks(labels, height - 8, x_of)
     parts.append(_legend([s.name for s in series], width))
     parts.append("</svg>")
-    return "".join(parts)
+    return _figure(title, parts)
 
 
 def bar_chart(
@@ -123,7 +123,12 @@ def bar_chart(
         )
     parts += _ticks(labels, height - 8, lambda i: PAD_LEFT + slot * (i + 0.5))
     parts.append("</svg>")
-    return "".join(parts)
+    return _figure(title, parts)
+
+
+def _figure(title: str, parts: list[str]) -> str:
+    """The chart with its title shown above it (the SVG's own title is what screen readers announce)."""
+    return f'<figure class="chart"><figcaption>{escape(title)}</figcaption>{"".join(parts)}</figure>'
 
 
 def _frame(
