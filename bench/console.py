@@ -353,7 +353,8 @@ def fine_tuning_tasks(until: datetime) -> list[tuple[Any, ...]]:
 
 
 def scores(ndcg: float) -> dict[str, float]:
-    return {"ndcg_at_10": ndcg, "mrr_at_10": round(ndcg * 0.93, 4), "recall_at_100": round(min(0.99, 0.5 + ndcg), 4)}
+    recall = round(min(0.99, 0.5 + ndcg), 4)
+    return {"ndcg_at_10": ndcg, "mrr_at_10": round(ndcg * 0.93, 4), "recall_at_100": recall}
 
 
 async def vacuum(conn: asyncpg.Connection) -> None:
