@@ -55,23 +55,22 @@ from pgvector.asyncpg import register_vector
 
 from app.main import create_app
 from bench import bench_environment, print_table
+from bench._bulk_load import write_vectors
 from functions.console import handler as console
 from functions.console.handler import FINE_TUNING_KIND
 from functions.context import Context
 from functions.experiments import handler as experiments
-from functions.records import Collection, NewCollection, ObjectWrite
+from functions.records import Collection
 from functions.upsertion.indexes import create_index
-from functions.upsertion.logic import content_hash
 from functions.upsertion.messages import CreateIndexRequest
 from jobs.bootstrap import build_context, close_context, load_config
 from jobs.stores import traffic
-from jobs.stores.vector_schema import create_tables, tables
+from jobs.stores.vector_schema import tables
 
 INDEX = "bench_console"
 N_OBJECTS, DIM, SEED = 100_000, 384, 20240611
 N_SEARCHES, N_EVENTS = 500_000, 1_000_000  # a session for 4 searches in 5: 400,000 sessions
 SHOWN, QUERY_VECTORS = 20, 1_000
-LOAD_BATCH = 5_000
 FINE_TUNING_RUNS, OTHER_TASKS = 30, 4_100
 SEED_MARK = "bench-console-seed"  # the fingerprint of the tasks this bench wrote
 TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -203,36 +202,19 @@ async def objects_intact(conn: asyncpg.Connection, collection: Collection) -> bo
 
 async def load_objects(ctx: Context, conn: asyncpg.Connection, collection: Collection, say: Progress) -> None:
     """Every object through the store, HNSW indexes dropped, then rebuilt as the store builds them."""
-    t = tables(collection)
-    await conn.execute(f'DROP INDEX IF EXISTS "{t.parts_name}_hnsw", "{t.objects_name}_hnsw"')
-    await conn.execute(t.sql("TRUNCATE {objects} CASCADE"))
     data = normalised(np.random.default_rng(SEED), N_OBJECTS)
-    for start in range(0, N_OBJECTS, LOAD_BATCH):
-        writes = []
-        for i in range(start, min(start + LOAD_BATCH, N_OBJECTS)):
-            text = f"synthetic object {i}"
-            writes.append(
-                ObjectWrite(
-                    object_id=f"o{i:06d}",
-                    content=text,
-                    rendered=text,
-                    content_hash=content_hash(text),
-                    payload={"n": i},
-                    chunks=(text,),
-                    vectors=data[i : i + 1],
-                    avg_vector=data[i],
-                )
-            )
-        await ctx.vectors.write(collection, writes)
-    say(f"objects: {N_OBJECTS} written through the store")
-    # Session settings only: the graph of 100k vectors outgrows the default 64 MB and builds slowly.
-    await conn.execute("SET maintenance_work_mem = '1GB'")
-    fields = msgspec.structs.asdict(collection)
-    new = NewCollection(**{k: fields[k] for k in NewCollection.__struct_fields__})
-    await create_tables(conn, new, ctx.config.collections)  # IF NOT EXISTS: only the HNSW indexes are built
-    await conn.execute(t.sql("VACUUM ANALYZE {objects}"))
-    await conn.execute(t.sql("VACUUM ANALYZE {parts}"))
-    say("objects: both HNSW indexes built, tables vacuumed")
+    copied, built = await write_vectors(
+        ctx,
+        conn,
+        collection,
+        data,
+        lambda i: f"o{i:06d}",
+        lambda i: f"synthetic object {i}",
+        lambda i: {"n": i},
+    )
+    say(
+        f"objects: {N_OBJECTS} written through the store ({copied:.0f} s), HNSW indexes built ({built:.0f} s)"
+    )
 
 
 # Clickstream -------------------------------------------------------------------------------------------

@@ -42,14 +42,14 @@ import numpy.typing as npt
 from pgvector.asyncpg import register_vector
 
 from bench import LOG_DIR, bench_environment, machine_busy_s, ms_percentiles, print_table
+from bench._bulk_load import write_vectors
 from bench._query_parity import query_parity
 from functions.context import Context
-from functions.records import Collection, NewCollection, ObjectWrite
+from functions.records import Collection
 from functions.search import handler
 from functions.search.messages import SearchRequest
-from functions.upsertion.logic import content_hash
 from jobs.bootstrap import build_context, close_context, load_config
-from jobs.stores.vector_schema import create_tables, tables
+from jobs.stores.vector_schema import tables
 from scripts.services.stack import running_stack
 from sim import beir
 from sim.corpus import dataset_or_none
@@ -59,7 +59,6 @@ Array = npt.NDArray[np.float32]
 INDEX = "bench_search_100k"
 N_VECTORS, N_QUERIES, DIM, SEED = 100_000, 200, 384, 20240601
 CLUSTERS, RANK = 400, 16
-LOAD_BATCH = 5_000
 RAW_SQL = 'SELECT object_id FROM "{parts}" ORDER BY vector <=> $1 LIMIT $2'
 
 
@@ -129,36 +128,15 @@ async def load(
     ctx: Context, conn: asyncpg.Connection, collection: Collection, data: Array, assign: Any
 ) -> str:
     """Write every vector through the store, HNSW indexes dropped, then rebuild them as the store does."""
-    t = tables(collection)
-    await conn.execute(f'DROP INDEX IF EXISTS "{t.parts_name}_hnsw", "{t.objects_name}_hnsw"')
-    await conn.execute(t.sql("TRUNCATE {objects} CASCADE"))
-    began = time.perf_counter()
-    for start in range(0, N_VECTORS, LOAD_BATCH):
-        writes = []
-        for i in range(start, min(start + LOAD_BATCH, N_VECTORS)):
-            text = f"synthetic vector {i} of cluster {assign[i]}"
-            writes.append(
-                ObjectWrite(
-                    object_id=object_id(i),
-                    content=text,
-                    rendered=text,
-                    content_hash=content_hash(text),
-                    payload={"cluster": int(assign[i]), "n": i},
-                    chunks=(text,),
-                    vectors=data[i : i + 1],
-                    avg_vector=data[i],
-                )
-            )
-        await ctx.vectors.write(collection, writes)
-    copied = time.perf_counter() - began
-    # Session settings only: the graph of 100k vectors outgrows the default 64 MB and builds slowly.
-    await conn.execute("SET maintenance_work_mem = '1GB'")
-    fields = msgspec.structs.asdict(collection)
-    new = NewCollection(**{k: fields[k] for k in NewCollection.__struct_fields__})
-    await create_tables(conn, new, ctx.config.collections)  # IF NOT EXISTS: only the HNSW indexes are built
-    await conn.execute(t.sql("VACUUM ANALYZE {objects}"))
-    await conn.execute(t.sql("VACUUM ANALYZE {parts}"))
-    built = time.perf_counter() - began - copied
+    copied, built = await write_vectors(
+        ctx,
+        conn,
+        collection,
+        data,
+        object_id,
+        lambda i: f"synthetic vector {i} of cluster {assign[i]}",
+        lambda i: {"cluster": int(assign[i]), "n": i},
+    )
     return f"loaded: {N_VECTORS} objects written in {copied:.0f} s; both HNSW indexes built in {built:.0f} s"
 
 
