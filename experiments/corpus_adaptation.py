@@ -1,7 +1,7 @@
 """How much does corpus adaptation alone move held-out quality, per corpus policy and training setting?
 
 `python -m experiments.corpus_adaptation [--dataset DIR | --sample] [--seeds 1 2 3] [--preset adapt]
-    [--overrides JSON] [--no-titles] [--views parts whole]`
+    [--overrides JSON] [--no-titles] [--views parts whole] [--units objects|chunks]`
 
 No services: the corpus's objects become CorpusObjects as the store reads them (fields of a dict
 content, the rendered text), pairs are sampled by functions/fine_tuning/corpus_pairs.py under the preset's
@@ -9,6 +9,8 @@ corpus policy, the model trains with jobs/training/trainer.py (the product's dat
 base and the adapted model are scored by exact best-part search over the corpus chunked as the upsert task
 chunks it, on the TEST queries' qrels. `--no-titles` drops titles (a plain-text corpus). `--views whole`
 also scores each object as one text (cut at the model's window), as a window-sized collection would.
+`--units chunks` samples the pairs from the upsert's chunks instead of whole objects (each chunk with its
+object's title), so the positives are the texts search embeds.
 """
 
 from __future__ import annotations
@@ -59,6 +61,17 @@ def objects_of(items: list[dict[str, Any]], titles: bool) -> list[CorpusObject]:
 View = tuple[list[str], list[str]]
 
 
+def chunk_objects(items: list[dict[str, Any]], chunks: list[str], owners: list[str]) -> list[CorpusObject]:
+    """Each chunk as an object of its own, with its object's title field beside it as the body."""
+    titles = {str(i["object_id"]): i["content"].get("title") for i in items if isinstance(i["content"], dict)}
+    out = []
+    for k, (chunk, owner) in enumerate(zip(chunks, owners, strict=True)):
+        title = titles.get(owner)
+        fields = {"title": str(title), "body": chunk} if title else {}
+        out.append(CorpusObject(object_id=f"{owner}#{k}", fields=fields, text=chunk))
+    return out
+
+
 def views_of(names: list[str], items: list[dict[str, Any]]) -> dict[str, View]:
     """The texts each view embeds and the object each one belongs to."""
     whole = ([render(i["content"], None, None) for i in items], [str(i["object_id"]) for i in items])
@@ -87,6 +100,7 @@ def main() -> None:
     parser.add_argument("--no-titles", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
     parser.add_argument("--views", nargs="+", choices=["parts", "whole"], default=["parts"])
+    parser.add_argument("--units", choices=["objects", "chunks"], default="objects")
     args = parser.parse_args()
     config = load_config()
     preset = resolve_preset(config, args.preset, args.overrides)
@@ -105,6 +119,8 @@ def main() -> None:
     # chunks_of's embedder takes the serving processes' one thread; training here has the machine.
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     objects = objects_of(test.items, titles=True)
+    if args.units == "chunks":
+        objects = chunk_objects(test.items, *chunks_of(test.items))
     base = score(config.model.path, views, test)
     print(f"base nDCG@10 {base}", flush=True)
     gains: dict[str, list[float]] = {name: [] for name in views}
