@@ -71,7 +71,8 @@ def line_chart(
     for k, s in enumerate(series):
         color = PALETTE[k % len(PALETTE)]
         runs: list[list[str]] = [[]]
-        dots = []
+        dots: list[str] = []
+        lone: list[str] = []  # points with no neighbour to draw a line to: dots even on long axes
         for i, v in enumerate(s.values):
             if v is None:
                 runs.append([])
@@ -79,16 +80,18 @@ def line_chart(
             x, y = x_of(i), y_of(v)
             runs[-1].append(f"{x:.1f},{y:.1f}")
             label = escape(f"{s.name} {labels[i] if i < len(labels) else i}: {fmt.format(v)}")
-            dots.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"><title>{label}</title></circle>'
-            )
+            dot = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"><title>{label}</title></circle>'
+            dots.append(dot)
+            before = i > 0 and s.values[i - 1] is not None
+            after = i + 1 < len(s.values) and s.values[i + 1] is not None
+            if not (before or after):
+                lone.append(dot)
         for run in runs:
             if len(run) > 1:
                 parts.append(
                     f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(run)}"/>'
                 )
-        if len(s.values) <= 60:
-            parts += dots
+        parts += dots if len(s.values) <= 60 else lone
     parts += _ticks(labels, height - 8, x_of)
     parts.append(_legend([s.name for s in series], width))
     parts.append("</svg>")

@@ -21,7 +21,7 @@ from app.console.session import DIGEST, PATH, admin, csrf_config, scope_of, sess
 from app.deps import Ctx
 from functions.config import AppConfig
 from functions.console import handler as console
-from functions.errors import DomainError, InvalidInput
+from functions.errors import DomainError
 from functions.experiments import handler as experiments
 from functions.search.messages import SearchRequest
 from functions.search.preview import preview
@@ -236,7 +236,6 @@ def build(cfg: AppConfig) -> list[Router | Any]:
             NotAuthorizedException: on_unauthorized,
             PermissionDeniedException: on_forbidden,
             DomainError: on_domain,
-            InvalidInput: on_domain,
             msgspec.ValidationError: on_invalid,
             HTTPException: on_http,
         },

@@ -11,6 +11,7 @@ from functions.records import Collection, Index, ReindexRun, Task, TrafficHour
 
 METRICS = ("ndcg_at_10", "mrr_at_10", "recall_at_100")
 BUILDING_STATES = ("preparing", "building", "verified")
+MIN_SPAN = timedelta(hours=23)
 
 
 def role_of(
@@ -83,10 +84,13 @@ def _metrics(scores: dict[str, Any]) -> dict[str, float]:
 def traffic_view(
     hours: Sequence[TrafficHour], since: datetime, until: datetime, max_rank: int
 ) -> TrafficView:
-    """Hourly series from `since` to `until` (hours without traffic are zeros, so the charts' time axis
-    is even) and the window's totals."""
+    """Hourly series from `since` (or from the first hour with traffic, when that is over a day later)
+    to `until`; hours without traffic are zeros, so the charts' time axis is even; and the totals."""
     found = {h.hour: h for h in hours}
     start = since.replace(minute=0, second=0, microsecond=0)
+    # A young index's charts start at its first traffic (at least a day back), not a week of zeros.
+    if found:
+        start = max(start, min(min(found), until.replace(minute=0, second=0, microsecond=0) - MIN_SPAN))
     slots = []
     while start <= until:
         slots.append(start)

@@ -39,3 +39,11 @@ def test_bar_chart_heights_follow_values() -> None:
     heights = [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"', svg)]
     assert heights[0] == 2 * heights[1]
     assert heights[2] == 0
+
+
+def test_a_lone_point_on_a_long_axis_still_shows() -> None:
+    values: list[float | None] = [None] * 100
+    values[99] = 0.7
+    svg = line_chart([str(i) for i in range(100)], [Series("ctr", values)], title="t", y_min=0, y_max=1)
+    assert svg.count("<circle") == 1
+    assert "points=" not in svg

@@ -139,3 +139,14 @@ def test_traffic_fills_empty_hours_and_sums_the_window() -> None:
     assert view.totals["ctr"] == 0.5
     assert view.totals["sessions"] == 6
     assert view.totals["drift"] == 0.05
+
+
+def test_a_young_index_charts_from_its_first_traffic_at_least_a_day_back() -> None:
+    now = T0 + timedelta(days=10, minutes=20)
+    recent = [TrafficHour(hour=T0 + timedelta(days=10), sessions=1)]
+    view = traffic_view(recent, now - timedelta(hours=167), now, max_rank=3)
+    assert view.hours[0] == T0 + timedelta(days=9, hours=1)
+    assert len(view.hours) == 24
+    old = [TrafficHour(hour=T0 + timedelta(days=5), sessions=1)]
+    assert traffic_view(old, T0 + timedelta(days=3), now, max_rank=3).hours[0] == T0 + timedelta(days=5)
+    assert len(traffic_view([], now - timedelta(hours=167), now, max_rank=3).hours) == 168
