@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,13 +66,18 @@ def quality_chart(points: list[QualityPoint]) -> str | None:
 
 
 def win_share_chart(experiment: ExperimentView) -> str | None:
-    curve = experiment.tally.win_share_curve
+    title = f"experiment {experiment.id}: cumulative win share by credited session"
+    return _win_share(experiment.tally.win_share_curve, title)
+
+
+def _win_share(curve: Sequence[Sequence[float]], title: str) -> str | None:
+    """The candidate's cumulative win share over credited sessions, against the even line."""
     if not curve:
         return None
     return line_chart(
-        [str(n) for n, _ in curve],
-        [Series("candidate's win share", [share for _, share in curve])],
-        title=f"experiment {experiment.id}: cumulative win share by credited session",
+        [str(int(p[0])) for p in curve],
+        [Series("candidate's win share", [p[1] for p in curve])],
+        title=title,
         y_min=0,
         y_max=1,
         reference=0.5,
@@ -115,18 +121,8 @@ def report_charts(report: dict[str, Any]) -> list[str]:
     curve = (((report.get("figures") or {}).get("experiment") or {}).get("tally") or {}).get(
         "win_share_curve"
     )
-    if curve:
-        out.append(
-            line_chart(
-                [str(p[0]) for p in curve],
-                [Series("candidate's win share", [p[1] for p in curve])],
-                title="lifecycle experiment: cumulative win share",
-                y_min=0,
-                y_max=1,
-                reference=0.5,
-            )
-        )
-    return out
+    chart = _win_share(curve or [], "lifecycle experiment: cumulative win share")
+    return [*out, chart] if chart else out
 
 
 # Tasks -------------------------------------------------------------------------------------------------
@@ -228,5 +224,4 @@ async def action_choices(ctx: Context) -> dict[str, Any]:
         "collections": [c for c in collections if c.status == "active"],
         "versions": versions,
         "running": [e for e in live if e.state == "running"],
-        "destructive": DESTRUCTIVE,
     }

@@ -86,7 +86,7 @@ async def overview(request: Request[Any, Any, Any], ctx: Ctx) -> Template:
     every version deployed in Triton with its state."""
     indexes = []
     for index in await ctx.collections.list_indexes():
-        indexes.append({"index": index, "collections": await console.collections(index.name, ctx)})
+        indexes.append({"index": index, "collections": await console.collections_of(index, ctx)})
     served = await pages.deployments(ctx)
     return _page(request, "overview", indexes=indexes, deployments=served)
 

@@ -8,7 +8,7 @@ from functions.console import logic
 from functions.console.messages import CollectionView, QualityPoint, TrafficView
 from functions.context import Context
 from functions.errors import NotFound, Unavailable
-from functions.records import TaskQuery
+from functions.records import Index, TaskQuery
 
 FINE_TUNING_KIND = "fine_tuning.run"
 # Fine-tuning tasks the quality chart reads, newest first: years of daily cycles.
@@ -20,6 +20,12 @@ async def collections(name: str, ctx: Context) -> list[CollectionView]:
     index = await ctx.collections.get_index(name)
     if index is None:
         raise NotFound(f"index {name!r} does not exist", field="index")
+    return await collections_of(index, ctx)
+
+
+async def collections_of(index: Index, ctx: Context) -> list[CollectionView]:
+    """`collections` of an index already read (the overview lists them all)."""
+    name = index.name
     runs = await ctx.reindex.runs_of_index(name) if ctx.reindex is not None else []
     running = await ctx.experiments.running(name, max_age_s=0) if ctx.experiments is not None else None
     candidate = running.candidate_collection_id if running is not None else None

@@ -71,24 +71,30 @@ def merge(control: list[Hit], candidate: list[Hit], limit: int, seed: int) -> tu
     return [found[side][object_id] for object_id, side in drafted], [side for _, side in drafted]
 
 
+async def side_page(
+    req: SearchRequest, collection: Collection, blue: bool, limit: int, user_id: str | None, ctx: Context
+) -> tuple[Vectors, bool, list[Hit]]:
+    """One side's first page: the query embedded by that collection's model, whether the model read
+    only the start of the query, and the hits."""
+    vector, truncated = await reads.query_vector(req, collection, ctx)
+    opener = ctx.vectors.read_blue if blue else ctx.vectors.read_collection
+    async with opener(collection, ctx.config.search.ef_search) as reader:
+        if req.mode == "average":
+            hits = await reads.by_average(req, collection, reader, vector, limit, user_id)
+        else:
+            k = logic.first_candidates(limit)
+            hits = await reads.by_best_part(req, collection, reader, vector, k, limit, user_id)
+    return vector, truncated, hits
+
+
 async def search(
     req: SearchRequest, plan: Plan, limit: int, user_id: str | None, search_id: str, ctx: Context
 ) -> SearchResult | None:
     """Both sides' first pages, read concurrently, drafted into one (None: serve the plain search)."""
-
-    async def side(collection: Collection, blue: bool) -> tuple[Vectors, bool, list[Hit]]:
-        vector, truncated = await reads.query_vector(req, collection, ctx)
-        opener = ctx.vectors.read_blue if blue else ctx.vectors.read_collection
-        async with opener(collection, ctx.config.search.ef_search) as reader:
-            if req.mode == "average":
-                hits = await reads.by_average(req, collection, reader, vector, limit, user_id)
-            else:
-                k = logic.first_candidates(limit)
-                hits = await reads.by_best_part(req, collection, reader, vector, k, limit, user_id)
-        return vector, truncated, hits
-
     control, candidate = await asyncio.gather(
-        side(plan.control, True), side(plan.candidate, False), return_exceptions=True
+        side_page(req, plan.control, True, limit, user_id, ctx),
+        side_page(req, plan.candidate, False, limit, user_id, ctx),
+        return_exceptions=True,
     )
     if isinstance(control, BaseException) and not isinstance(control, StaleCollection):
         raise control  # the same failure the plain search would meet

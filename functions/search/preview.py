@@ -11,8 +11,7 @@ from msgspec import Struct
 from functions.context import Context
 from functions.errors import NotFound
 from functions.interleaving.team_draft import seed_of
-from functions.records import Collection
-from functions.search import interleaved, logic, reads
+from functions.search import interleaved, logic
 from functions.search.messages import Hit, SearchRequest
 
 
@@ -39,7 +38,7 @@ async def preview(req: SearchRequest, ctx: Context) -> Preview:
     blue = await ctx.collections.blue(req.index, max_age_s=math.inf)
     if blue is None:
         raise NotFound(f"index {req.index!r} does not exist", field="index")
-    control = await _page(req, blue, True, limit, ctx)
+    _, _, control = await interleaved.side_page(req, blue, True, limit, None, ctx)
     running = None
     if ctx.experiments is not None and req.query is not None:
         running = await ctx.experiments.running(req.index, max_age_s=0)
@@ -48,7 +47,7 @@ async def preview(req: SearchRequest, ctx: Context) -> Preview:
         candidate = await ctx.collections.get_collection(running.candidate_collection_id)
     if running is None or candidate is None or candidate.status != "active":
         return Preview(index=req.index, blue_collection_id=blue.id, blue=control)
-    other = await _page(req, candidate, False, limit, ctx)
+    _, _, other = await interleaved.side_page(req, candidate, False, limit, None, ctx)
     seed = seed_of(interleaved.search_key(req, limit))
     hits, sides = interleaved.merge(control, other, limit, seed)
     return Preview(
@@ -60,16 +59,3 @@ async def preview(req: SearchRequest, ctx: Context) -> Preview:
         candidate=other,
         interleaved=[SidedHit(hit=h, side=s) for h, s in zip(hits, sides, strict=True)],
     )
-
-
-async def _page(
-    req: SearchRequest, collection: Collection, blue: bool, limit: int, ctx: Context
-) -> list[Hit]:
-    vector, _ = await reads.query_vector(req, collection, ctx)
-    opener = ctx.vectors.read_blue if blue else ctx.vectors.read_collection
-    async with opener(collection, ctx.config.search.ef_search) as reader:
-        if req.mode == "average":
-            return await reads.by_average(req, collection, reader, vector, limit, None)
-        return await reads.by_best_part(
-            req, collection, reader, vector, logic.first_candidates(limit), limit, None
-        )

@@ -67,10 +67,7 @@ class PostgresTrafficStore:
     async def hours(self, index: str, since: datetime, max_rank: int) -> list[TrafficHour]:
         """Every hour from `since` (rounded down) to now that had traffic, oldest first."""
         async with self._pool.acquire() as conn:
-            now: datetime = await conn.fetchval("SELECT date_trunc('hour', now())")
-            since = since.replace(minute=0, second=0, microsecond=0)
-            boundary = max(since, now - self._lag)
-            await self._roll_up(conn, index, since, boundary, max_rank)
+            since, boundary, now = await self._roll_up(conn, index, since, max_rank)
             rolled = [_from_row(r) for r in await conn.fetch(ROLLED, index, since, boundary)]
             live = await _aggregate(conn, index, boundary, now + timedelta(hours=1), max_rank)
         return [*rolled, *live]
@@ -79,20 +76,21 @@ class PostgresTrafficStore:
         """Keep the finished hours since `since` that are not rolled up yet (the cpu pool's cron, so
         page views find them done)."""
         async with self._pool.acquire() as conn:
-            now: datetime = await conn.fetchval("SELECT date_trunc('hour', now())")
-            since = since.replace(minute=0, second=0, microsecond=0)
-            await self._roll_up(conn, index, since, max(since, now - self._lag), max_rank)
+            await self._roll_up(conn, index, since, max_rank)
 
     async def _roll_up(
         self,
         conn: asyncpg.Connection | PoolConnectionProxy[asyncpg.Record],
         index: str,
         since: datetime,
-        until: datetime,
         max_rank: int,
-    ) -> None:
-        """Aggregate and keep the hours in [since, until) not rolled up yet; concurrent page loads of the
-        same index wait for one another instead of aggregating the same hours twice."""
+    ) -> tuple[datetime, datetime, datetime]:
+        """Aggregate and keep the finished hours from `since` not rolled up yet; concurrent page loads of
+        the same index wait for one another instead of aggregating the same hours twice. Returns `since`
+        rounded down to its hour, the first hour left to live reads, and the current hour."""
+        now: datetime = await conn.fetchval("SELECT date_trunc('hour', now())")
+        since = since.replace(minute=0, second=0, microsecond=0)
+        until = max(since, now - self._lag)
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('traffic:' || $1))", index)
             done = await conn.fetchval(
@@ -100,7 +98,7 @@ class PostgresTrafficStore:
             )
             start = since if done is None else max(done, since)
             if start >= until:
-                return
+                return since, until, now
             rows = await _aggregate(conn, index, start, until, max_rank)
             if rows:
                 await conn.execute(UPSERT, index, *_columns(rows))
@@ -111,6 +109,7 @@ class PostgresTrafficStore:
                 index,
                 until,
             )
+        return since, until, now
 
 
 async def _aggregate(
