@@ -27,6 +27,7 @@ from functions.config import AppConfig
 from functions.deployment.logic import triton_name
 from jobs.bootstrap import build_context, close_context
 from tests.conftest import ADMIN_KEY
+from tests.support.console import sign_in
 from tests.support.triton import remove_models
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,11 +153,7 @@ async def _console_page(config: AppConfig, index: str) -> str:
     try:
         transport = httpx.ASGITransport(app=create_app(context=ctx))
         async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
-            form = await client.get("/console/sign-in")
-            token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
-            assert token is not None
-            signed = await client.post("/console/sign-in", data={"key": ADMIN_KEY, "_csrf_token": token[1]})
-            assert signed.status_code == 303
+            assert (await sign_in(client, ADMIN_KEY)).status_code == 303
             page = await client.get(f"/console/indexes/{index}")
             assert page.status_code == 200, page.text[:2000]
             return page.text

@@ -3,7 +3,6 @@ actions."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import asyncpg
@@ -18,22 +17,9 @@ from tests.conftest import ADMIN_KEY, SEARCH_KEY
 from tests.support import clicks
 from tests.support import experiments as exp
 from tests.support import reindex as support
+from tests.support.console import sign_in, token
 from tests.support.data_plane import new_index
 from tests.support.outages import PrivateRedis, moved
-
-TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
-
-
-async def token(client: httpx.AsyncClient, path: str = "/console/sign-in") -> str:
-    page = await client.get(path)
-    found = TOKEN.search(page.text)
-    assert found, page.text[:500]
-    return found.group(1)
-
-
-async def sign_in(client: httpx.AsyncClient, key: str) -> httpx.Response:
-    csrf = await token(client)
-    return await client.post("/console/sign-in", data={"key": key, "_csrf_token": csrf})
 
 
 async def test_sign_in_sets_a_strict_http_only_session_and_sign_out_ends_it(
