@@ -1,7 +1,8 @@
 """How much does corpus adaptation alone move held-out quality, per corpus policy and training setting?
 
 `python -m experiments.corpus_adaptation [--dataset DIR | --sample] [--seeds 1 2 3] [--preset adapt]
-    [--overrides JSON] [--no-titles] [--views parts whole] [--units objects|chunks]`
+    [--overrides JSON] [--no-titles] [--no-title-pairs] [--views parts whole] [--units objects|chunks]
+    [--shares 0.5 1.0]`
 
 No services: the corpus's objects become CorpusObjects as the store reads them (fields of a dict
 content, the rendered text), pairs are sampled by functions/fine_tuning/corpus_pairs.py under the preset's
@@ -10,7 +11,9 @@ base and the adapted model are scored by exact best-part search over the corpus 
 chunks it, on the TEST queries' qrels. `--no-titles` drops titles (a plain-text corpus). `--views whole`
 also scores each object as one text (cut at the model's window), as a window-sized collection would.
 `--units chunks` samples the pairs from the upsert's chunks instead of whole objects (each chunk with its
-object's title), so the positives are the texts search embeds.
+object's title), so the positives are the texts search embeds. `--no-title-pairs` samples from each
+object's text without its title field (cloze and crop pairs only; the scored corpus keeps titles).
+`--shares` also scores the tuned weights averaged with the base's (WiSE-FT) at those shares.
 """
 
 from __future__ import annotations
@@ -59,6 +62,21 @@ def objects_of(items: list[dict[str, Any]], titles: bool) -> list[CorpusObject]:
 
 
 View = tuple[list[str], list[str]]
+Weights = dict[str, torch.Tensor]
+
+
+def snapshot(model: Any) -> Weights:
+    """A detached copy of the model's weights."""
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+
+
+def blend(model: Any, start: Weights, share: float) -> None:
+    """Weight-space averaging (WiSE-FT, Wortsman et al., CVPR 2022): move `model`'s weights in place to
+    start + share × (tuned − start); 1 keeps the tuned model. Integer buffers are left alone."""
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.lerp(start[name].to(tensor.dtype), tensor, share))
 
 
 def chunk_objects(items: list[dict[str, Any]], chunks: list[str], owners: list[str]) -> list[CorpusObject]:
@@ -78,8 +96,7 @@ def views_of(names: list[str], items: list[dict[str, Any]]) -> dict[str, View]:
     return {name: chunks_of(items) if name == "parts" else whole for name in names}
 
 
-def score(path: str, views: dict[str, View], test: Catalog) -> dict[str, float]:
-    model = load_model(path, load_config().model.max_seq_length)
+def score(model: Any, views: dict[str, View], test: Catalog) -> dict[str, float]:
     kw: dict[str, Any] = {"batch_size": 64, "normalize_embeddings": True, "show_progress_bar": False}
     ids = list(test.queries)
     queries = model.encode([test.queries[q] for q in ids], **kw)
@@ -101,6 +118,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
     parser.add_argument("--views", nargs="+", choices=["parts", "whole"], default=["parts"])
     parser.add_argument("--units", choices=["objects", "chunks"], default="objects")
+    parser.add_argument(
+        "--no-title-pairs",
+        action="store_true",
+        help="pairs from the objects' text alone (cloze and crops; the title stays in what is scored)",
+    )
+    parser.add_argument(
+        "--shares",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="also score the weights averaged with the base's at these shares of the tuned model",
+    )
     args = parser.parse_args()
     config = load_config()
     preset = resolve_preset(config, args.preset, args.overrides)
@@ -118,12 +147,13 @@ def main() -> None:
     views = views_of(args.views, test.items)
     # chunks_of's embedder takes the serving processes' one thread; training here has the machine.
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    objects = objects_of(test.items, titles=True)
+    objects = objects_of(test.items, titles=not args.no_title_pairs)
     if args.units == "chunks":
         objects = chunk_objects(test.items, *chunks_of(test.items))
-    base = score(config.model.path, views, test)
+    serving = config.model.max_seq_length
+    base = score(load_model(config.model.path, serving), views, test)
     print(f"base nDCG@10 {base}", flush=True)
-    gains: dict[str, list[float]] = {name: [] for name in views}
+    gains: dict[str, list[float]] = {f"{n}@{s:g}": [] for n in views for s in args.shares}
     for seed in args.seeds:
         pairs = sample_pairs(objects, preset.corpus, preset.corpus.max_pairs, seed)
         space = preset.search_space
@@ -154,13 +184,19 @@ def main() -> None:
                 output_dir=out,
             )
             model = load_model(config.model.path, preset.max_seq_length)
+            start = snapshot(model)
             callback = StudyCallback(_Quiet(), lambda s, n: None, lambda e, m: False)
             train(model, training_datasets(pairs, seed), plan, params, callback)
-            model.max_seq_length = config.model.max_seq_length
-            model.save(f"{out}/m")
-            tuned = score(f"{out}/m", views, test)
+            model.max_seq_length = serving
+            tuned_weights = snapshot(model)
+            tuned: dict[str, float] = {}
+            for share in args.shares:
+                model.load_state_dict(tuned_weights)
+                blend(model, start, share)
+                tuned |= {f"{n}@{share:g}": v for n, v in score(model, views, test).items()}
         for name, value in tuned.items():
-            gains[name].append(100 * (value - base[name]) / base[name])
+            view = name.split("@")[0]
+            gains[name].append(100 * (value - base[view]) / base[view])
         shown = ", ".join(f"{n} {v:.4f} ({gains[n][-1]:+.2f}%)" for n, v in tuned.items())
         print(f"seed {seed}: {counts(pairs)} {shown} {(time.monotonic() - began) / 60:.1f} min", flush=True)
     for name, values in gains.items():
