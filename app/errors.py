@@ -40,18 +40,23 @@ UNSTORABLE = f"Expected `str` matching regex {STORABLE_PATTERN!r}"
 UNSTORABLE_SAYS = "contains U+0000 or a lone surrogate, which cannot be stored"
 
 
+def field_named(path: str, message: str) -> str:
+    """The field a msgspec error is about: its path ("" or "body" for the whole body), except that for a
+    missing required field msgspec names the object that lacks it, not the field: name the field."""
+    missing = MISSING_FIELD.match(message)
+    if missing is None:
+        return path
+    return missing.group(1) if path in ("", "body", "$") else f"{path}.{missing.group(1)}"
+
+
 def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
     """Litestar's `extra` as [{field, message, source}] (msgspec names the path at fault)."""
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            key = str(item.get("key") or "body").removeprefix("$.")
             message, source = str(item.get("message", "")), str(item.get("source", ""))
             message = message.replace(UNSTORABLE, UNSTORABLE_SAYS)
-            # msgspec names the object that lacks a required field, not the field: name the field.
-            missing = MISSING_FIELD.match(message)
-            if missing:
-                key = missing.group(1) if key in ("body", "$") else f"{key}.{missing.group(1)}"
+            key = field_named(str(item.get("key") or "body").removeprefix("$."), message)
             errors.append({"field": key, "message": message, "source": source})
     return errors
 

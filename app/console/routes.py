@@ -19,6 +19,7 @@ from app.auth import digest
 from app.console import pages
 from app.console.session import DIGEST, PATH, admin, csrf_config, scope_of, session_config, signed_in
 from app.deps import Ctx
+from app.errors import field_named
 from functions.config import AppConfig
 from functions.console import handler as console
 from functions.errors import DomainError
@@ -206,8 +207,8 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
 
 def on_invalid(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
     text = str(exc)
-    field = text.split("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
-    return _error(request, 400, "Invalid input", text, field)
+    path = text.split(" - at `$.", 1)[1].rstrip("`") if " - at `$." in text else ""
+    return _error(request, 400, "Invalid input", text, field_named(path, text) or None)
 
 
 def build(cfg: AppConfig) -> list[Router | Any]:

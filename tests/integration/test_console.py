@@ -103,6 +103,10 @@ async def test_actions_validate_like_the_api_and_destructive_ones_need_confirmat
     )
     assert bad.status_code == 400
     assert "preset" in bad.text
+    # msgspec names the form that lacks a required field, not the field: the page names the field.
+    no_index = await client.post("/console/actions/fine-tune", data={"preset": "tiny", "_csrf_token": csrf})
+    assert no_index.status_code == 400
+    assert 'class="field">index<' in no_index.text
     unconfirmed = await client.post("/console/actions/rollback", data={"index": index, "_csrf_token": csrf})
     assert unconfirmed.status_code == 422
     assert 'class="field">confirm<' in unconfirmed.text
