@@ -49,6 +49,13 @@ def field_named(path: str, message: str) -> str:
     return missing.group(1) if path in ("", "body", "$") else f"{path}.{missing.group(1)}"
 
 
+def field_of(message: str) -> str | None:
+    """The field a whole msgspec error message is about (its " - at `$.path`" suffix, or the missing
+    required field), or None when it names none: for errors raised outside Litestar's validation."""
+    _, at, path = message.partition(" - at `$.")
+    return field_named(path.rstrip("`") if at else "", message) or None
+
+
 def _field_errors(exc: ValidationException) -> list[dict[str, str]]:
     """Litestar's `extra` as [{field, message, source}] (msgspec names the path at fault)."""
     errors = []

@@ -19,7 +19,7 @@ from app.auth import digest
 from app.console import pages
 from app.console.session import DIGEST, PATH, admin, csrf_config, scope_of, session_config, signed_in
 from app.deps import Ctx
-from app.errors import field_named
+from app.errors import field_of
 from functions.config import AppConfig
 from functions.console import handler as console
 from functions.errors import DomainError
@@ -206,9 +206,7 @@ def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
 
 
 def on_invalid(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
-    text = str(exc)
-    path = text.split(" - at `$.", 1)[1].rstrip("`") if " - at `$." in text else ""
-    return _error(request, 400, "Invalid input", text, field_named(path, text) or None)
+    return _error(request, 400, "Invalid input", str(exc), field_of(str(exc)))
 
 
 def build(cfg: AppConfig) -> list[Router | Any]:
