@@ -101,16 +101,20 @@ async def test_workers_killed_in_the_reindex_and_the_experiment_end_the_cycle_on
         at = await _until(ctx, cycle.id, lambda c: c["step"] != "reindex", logs)
         assert at["step"] == "experiment", at
 
-        # The experiment step: users prefer the candidate; kill the cpu worker as it decides.
+        # The experiment step: users prefer the candidate; kill the cpu worker as it decides. The
+        # worker's sweep may decide before the 24th session (a slow host): the clicking stops there.
         await _until_experiment(ctx, index, ("running",), logs)
         await asyncio.sleep(ctx.config.experiments.running_cache_s + 0.5)  # this process sees it
         made = 0
         for n in range(120):
             if made == 24:
                 break
-            made += await support.session_clicking(
-                client, ctx, index, f"{TOPICS[n % len(TOPICS)]} {n}", "candidate"
+            clicked = await support.session_clicking(
+                client, ctx, index, f"{TOPICS[n % len(TOPICS)]} {n}", "candidate", while_running=True
             )
+            if clicked is None:
+                break
+            made += clicked
         experiment = await _until_experiment(ctx, index, ("deciding", "decided"), logs)
         end(cpu, signal.SIGKILL)
         cpu = procfile_process("worker", logs[2], OVERRIDES)
@@ -204,8 +208,12 @@ async def test_two_cpu_workers_start_one_cycle_of_an_index(
     logs = [tmp_path / "cpu-a.log", tmp_path / "cpu-b.log"]
     workers = [procfile_process("worker", log, OVERRIDES) for log in logs]
     try:
+        # The cycle's own task submits its fine-tuning; a slow host may take seconds to run it.
         await _until_rows(
-            ctx, "SELECT count(*) AS n FROM autopilot_cycles WHERE index_name = $1", index, logs
+            ctx,
+            "SELECT count(*) AS n FROM autopilot_cycles WHERE index_name = $1 AND step = 'fine_tuning'",
+            index,
+            logs,
         )
         # Both pools' ticks keep looking (every second) while the cycle waits for its fine-tuning.
         await asyncio.sleep(4)

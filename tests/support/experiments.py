@@ -43,15 +43,20 @@ async def sides_of(ctx: Context, search_id: str) -> list[str] | None:
     return None if rows[0]["sides"] is None else list(rows[0]["sides"])
 
 
-async def session_clicking(client: Client, ctx: Context, index: str, query: str, side: str) -> bool:
+async def session_clicking(
+    client: Client, ctx: Context, index: str, query: str, side: str, *, while_running: bool = False
+) -> bool | None:
     """One interleaved search by a new user and a session clicking the first result `side` picked;
-    False when the page had no such result (nothing is clicked then)."""
+    False when the page had no such result (nothing is clicked then). With `while_running`, a search
+    that is not interleaved means a worker decided the experiment meanwhile: None, nothing clicked."""
     user = f"u-{uuid.uuid4().hex[:8]}"
     body = {"index": index, "query": query, "limit": 6, "user_id": user}
     response = await client.post("/search/similar", json=body, headers=auth(SEARCH_KEY))
     assert response.status_code == 200, response.text
     found = response.json()
     sides = await sides_of(ctx, found["search_id"])
+    if sides is None and while_running:
+        return None
     assert sides is not None, "the search was not interleaved"
     if side not in sides:
         return False
