@@ -30,7 +30,6 @@ from omegaconf import OmegaConf
 from pgvector.asyncpg import register_vector
 
 from functions.context import Context
-from jobs.worker import build_worker
 from scripts.lifecycle.api_client import ApiError
 from scripts.simulate_clicks import Settings, simulate
 from sim import beir
@@ -38,7 +37,7 @@ from sim.ir_metrics import exact_best_part, mean_ndcg, recall_at_k
 from sim.sample_catalog import Catalog
 from tests.conftest import SEARCH_KEY, auth
 from tests.support.data_plane import Client, run_task
-from tests.support.workers import stop
+from tests.support.improvement import run_cpu_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = (ROOT / ".." / "shared" / "data" / "cranfield").resolve()
@@ -94,24 +93,6 @@ class LoopApi:
         if response.status_code >= 400:
             raise ApiError(f"{method} {path} -> {response.status_code}: {response.text}")
         return response.json()
-
-
-async def run_cpu_jobs(ctx: Context) -> None:
-    """Drain the cpu queue with the real worker and registry, sharing the test Context."""
-
-    async def startup(arq_ctx: dict[str, Any]) -> None:
-        arq_ctx["app"] = ctx
-
-    async def shutdown(arq_ctx: dict[str, Any]) -> None:
-        """The session fixture owns the Context."""
-
-    worker = build_worker(
-        "cpu", ("env=test",), burst=True, on_startup=startup, on_shutdown=shutdown, handle_signals=False
-    )
-    try:
-        await worker.main()
-    finally:
-        await stop(worker)
 
 
 async def ndcg(client: Client, index: str, catalog: Catalog) -> float:
