@@ -31,7 +31,7 @@ from pgvector.asyncpg import register_vector
 
 from functions.context import Context
 from scripts.lifecycle.api_client import ApiError
-from scripts.simulate_clicks import Settings, simulate
+from scripts.simulate_clicks import Settings, ndcg_through_api, simulate
 from sim import beir
 from sim.ir_metrics import exact_best_part, mean_ndcg, recall_at_k
 from sim.sample_catalog import Catalog
@@ -95,17 +95,6 @@ class LoopApi:
         return response.json()
 
 
-async def ndcg(client: Client, index: str, catalog: Catalog) -> float:
-    """Mean nDCG@10 of the catalog's queries through the API, as an anonymous user."""
-    runs = {}
-    for qid, text in catalog.queries.items():
-        body = {"index": index, "query": text, "limit": 10, "include_payload": False}
-        response = await client.post("/search/similar", json=body, headers=auth(SEARCH_KEY))
-        assert response.status_code == 200, response.text
-        runs[qid] = [hit["object_id"] for hit in response.json()["hits"]]
-    return mean_ndcg(runs, catalog.qrels)
-
-
 @pytest.mark.timeout(1800)
 async def test_cranfield_through_the_api(ctx: Context, client: Client) -> None:
     if not (DATASET / "corpus.jsonl").is_file():
@@ -151,14 +140,22 @@ async def _api_matches_exact_search(
 async def _clicks_raise_train_ndcg_and_keep_test(
     client: Client, ctx: Context, index: str, train: Catalog, test: Catalog
 ) -> None:
-    before = {"train": await ndcg(client, index, train), "test": await ndcg(client, index, test)}
+    api = LoopApi(client, asyncio.get_running_loop())
+
+    async def ndcg() -> dict[str, float]:
+        """Both splits through the API as an anonymous user; LoopApi raises on any non-2xx answer."""
+        return {
+            "train": await asyncio.to_thread(ndcg_through_api, api, index, train),
+            "test": await asyncio.to_thread(ndcg_through_api, api, index, test),
+        }
+
+    before = await ndcg()
     settings = dataclasses.replace(Settings.from_config(OmegaConf.load(CONFIG)), users_per_query=3)
-    loop = asyncio.get_running_loop()
-    report = await asyncio.to_thread(simulate, LoopApi(client, loop), train, settings, index)
+    report = await asyncio.to_thread(simulate, api, train, settings, index)
     began = time.monotonic()
     await run_cpu_jobs(ctx)
     apply_s = time.monotonic() - began
-    after = {"train": await ndcg(client, index, train), "test": await ndcg(client, index, test)}
+    after = await ndcg()
 
     print(
         f"feedback on cranfield: {report.summary()}"
